@@ -1,0 +1,494 @@
+"""A local cache of decoded images: memory-mapped uint8 shards plus a JSON index.
+
+Layout of one cache (a folder under ``<cache root>/loader/``)::
+
+    images-train-<key>/
+        shard-00000.u8      # raw uint8, items x channels x height x width (C-order)
+        shard-00001.u8
+        labels.i64          # int64 per item: index into ``label_names`` (-1: no label)
+        index.json          # what the shards hold, their sizes and xxh3-128 checksums
+        COMPLETE            # written last: the xxh3-128 of index.json
+        tuning.json         # the loader settings chosen by measurement (see tuning.py)
+
+The key is a hash of everything that shapes the bytes: the source's fingerprint
+(file names, sizes, modification times and labels, or the Hub revision), the
+split, the decoding (size, colour mode, interpolation) and the versions of the
+cache format and of Pillow. Normalisation (mean, std) and the class-to-index map
+are applied when reading, so a refitted artefact with new statistics reuses the
+decoded pixels; a new size or a changed file gives a new key and a rebuild.
+
+A cache is built in a ``.partial`` folder and renamed into place once its
+marker is written, so a crash or a concurrent reader never sees half a cache.
+Opening verifies the marker, the index, every shard's size and (by default)
+every checksum; a cache that fails is removed and rebuilt.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xxhash
+
+from dataaudit.errors import SourceError
+
+FORMAT = "dataaudit.loader-cache"
+FORMAT_VERSION = 1
+MARKER = "COMPLETE"
+INDEX = "index.json"
+LABELS = "labels.i64"
+TUNING = "tuning.json"
+SHARD_BYTES = 256 * 1024 * 1024
+"""Target size of one shard file."""
+_CHUNK = 8 * 1024 * 1024
+
+Verify = Literal["full", "sizes"]
+
+
+def default_cache_root() -> Path:
+    """``$DATAAUDIT_CACHE``, else ``$XDG_CACHE_HOME/dataaudit``, else ``~/.cache/dataaudit``."""
+    env = os.environ.get("DATAAUDIT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "dataaudit"
+
+
+class CacheInvalid(Exception):
+    """A cache folder exists but must not be used (internal; callers rebuild)."""
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """How every image is decoded before it is cached: colour mode, then resize."""
+
+    height: int
+    width: int
+    mode: str = "RGB"
+    """``RGB`` or ``L``."""
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"image size must be positive, got {self.height}x{self.width}")
+        if self.mode not in ("RGB", "L"):
+            raise ValueError(f"image mode must be RGB or L, got {self.mode!r}")
+        if self.interpolation not in _RESAMPLE:
+            raise ValueError(f"interpolation must be one of {', '.join(_RESAMPLE)}, got {self.interpolation!r}")
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.mode == "RGB" else 1
+
+    @property
+    def item_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+    @property
+    def item_bytes(self) -> int:
+        return self.channels * self.height * self.width
+
+    def key_fields(self) -> dict[str, Any]:
+        """What shapes the decoded bytes (the Pillow version included: its resampling may change)."""
+        import PIL
+
+        return {
+            "height": self.height, "width": self.width, "mode": self.mode,
+            "interpolation": self.interpolation, "pillow": PIL.__version__,
+        }  # fmt: skip
+
+
+_RESAMPLE = {"bilinear": 2, "nearest": 0, "bicubic": 3, "lanczos": 1}  # PIL.Image.Resampling values
+
+
+def decode_image(src: str | os.PathLike[str] | bytes, spec: DecodeSpec) -> np.ndarray:
+    """Decode one image into a ``(channels, height, width)`` uint8 array.
+
+    The same operations as torchvision's ``ImageFolder`` loader followed by
+    ``Resize((height, width))`` (PIL, antialiased), so the pixels are identical.
+    """
+    from PIL import Image
+
+    fh: Any = io.BytesIO(src) if isinstance(src, bytes) else open(src, "rb")
+    with fh, Image.open(fh) as img:
+        conv = img.convert(spec.mode)
+        if conv.size != (spec.width, spec.height):
+            conv = conv.resize((spec.width, spec.height), _RESAMPLE[spec.interpolation])
+        arr = np.asarray(conv, dtype=np.uint8)
+    if arr.ndim == 2:
+        return arr[None, :, :]
+    return arr.transpose(2, 0, 1)
+
+
+def fingerprint_files(
+    root: Path, names: Sequence[str], labels: Sequence[str | None], extra: dict[str, Any] | None = None
+) -> str:
+    """xxh3-128 of every file's relative name, size, modification time (ns) and label.
+
+    Like make and rsync, a change that keeps size and mtime is not seen; any
+    rewrite of a file through normal tools changes its mtime.
+    """
+    h = xxhash.xxh3_128()
+    h.update(json.dumps(extra or {}, sort_keys=True).encode())
+    for name, label in zip(names, labels):
+        try:
+            st = os.stat(root / name)
+            stamp = f"{st.st_size}\t{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"{name}\t{stamp}\t{label}\n".encode())
+    return "xxh3_128:" + h.hexdigest()
+
+
+def cache_key(fingerprint: str, split: str, spec: DecodeSpec) -> str:
+    """The name-safe key of a cache: hash of the fingerprint, split, decoding and format."""
+    doc = {"format": FORMAT, "version": FORMAT_VERSION, "fingerprint": fingerprint, "split": split,
+           "decode": spec.key_fields()}  # fmt: skip
+    return xxhash.xxh3_128_hexdigest(json.dumps(doc, sort_keys=True).encode())[:24]
+
+
+def _hash_file(path: Path) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Shard:
+    file: str
+    start: int
+    count: int
+    bytes: int
+    xxh3_128: str
+
+
+@dataclass
+class ImageCache:
+    """A complete, verified cache: read items with :meth:`gather`."""
+
+    path: Path
+    key: str
+    count: int
+    shape: tuple[int, int, int]
+    shards: list[Shard]
+    labels: np.ndarray
+    """int64 per item: index into :attr:`label_names`, ``-1`` for unlabelled items."""
+    label_names: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+    _maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def per_shard(self) -> int:
+        return self.shards[0].count if self.shards else 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        # memory maps are per process: workers reopen them
+        state = dict(self.__dict__)
+        state["_maps"] = {}
+        return state
+
+    def shard_array(self, i: int) -> np.ndarray:
+        arr = self._maps.get(i)
+        if arr is None:
+            sh = self.shards[i]
+            arr = np.memmap(self.path / sh.file, dtype=np.uint8, mode="r", shape=(sh.count, *self.shape))
+            self._maps[i] = arr
+        return arr
+
+    def gather(self, indices: Sequence[int] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Items ``indices`` as one ``(len, C, H, W)`` uint8 array (in the order given)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if out is None:
+            out = np.empty((len(idx), *self.shape), dtype=np.uint8)
+        per = self.per_shard
+        if len(self.shards) == 1:
+            np.take(self.shard_array(0), idx, axis=0, out=out)
+            return out
+        shard_of = idx // per
+        for s in np.unique(shard_of):
+            pos = np.nonzero(shard_of == s)[0]
+            out[pos] = self.shard_array(int(s))[idx[pos] - int(s) * per]
+        return out
+
+    @classmethod
+    def open(cls, path: Path, key: str, verify: Verify = "full") -> ImageCache:
+        """Open and verify the cache at ``path``; raise :class:`CacheInvalid` if it must not be used."""
+        marker = path / MARKER
+        index = path / INDEX
+        if not marker.is_file() or not index.is_file():
+            raise CacheInvalid("no completion marker")
+        raw = index.read_bytes()
+        if marker.read_text().strip() != xxhash.xxh3_128_hexdigest(raw):
+            raise CacheInvalid("index does not match its completion marker")
+        try:
+            meta = json.loads(raw)
+            if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION or meta.get("key") != key:
+                raise CacheInvalid("format or key mismatch")
+            shards = [Shard(**s) for s in meta["shards"]]
+            shape = (int(meta["shape"][0]), int(meta["shape"][1]), int(meta["shape"][2]))
+            count = int(meta["count"])
+            lab = meta["labels"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CacheInvalid(f"malformed index: {exc}") from None
+        item = shape[0] * shape[1] * shape[2]
+        if sum(s.count for s in shards) != count:
+            raise CacheInvalid("shard counts do not add up")
+        for s in shards:
+            p = path / s.file
+            size = p.stat().st_size if p.is_file() else -1
+            if size != s.bytes or s.bytes != s.count * item:
+                raise CacheInvalid(f"{s.file}: {size} bytes, expected {s.bytes}")
+            if verify == "full" and _hash_file(p) != s.xxh3_128:
+                raise CacheInvalid(f"{s.file}: checksum mismatch")
+        lpath = path / LABELS
+        if not lpath.is_file() or lpath.stat().st_size != 8 * count:
+            raise CacheInvalid("labels file missing or truncated")
+        if _hash_file(lpath) != lab["xxh3_128"]:
+            raise CacheInvalid("labels checksum mismatch")
+        labels = np.fromfile(lpath, dtype="<i8").astype(np.int64, copy=False)
+        return cls(path, key, count, shape, shards, labels, list(meta["label_names"]), meta)
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the process that owns a ``.partial`` folder (named host-pid-rand) still runs."""
+    try:
+        _, _, tail = name.partition(".partial-")
+        host, pid, _ = tail.rsplit("-", 2)
+        if host != socket.gethostname():
+            return True
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a cache folder: renamed aside first so no reader ever opens half of it."""
+    if not path.exists():
+        return
+    trash = path.with_name(f".{path.name}.trash-{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(path, trash)
+    except OSError:
+        trash = path
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def clean_stale(root: Path) -> None:
+    """Remove partial builds whose process died and leftover trash folders."""
+    if not root.is_dir():
+        return
+    for p in root.iterdir():
+        if ".trash-" in p.name or (".partial-" in p.name and not _owner_alive(p.name)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+class CacheBuilder:
+    """Writes a cache in a private ``.partial`` folder, then moves it into place.
+
+    Random-access sources know their item count: shards are preallocated
+    memory maps and items land at their index in any order (:meth:`write`,
+    from several threads). Streams append in order (:meth:`append`).
+    """
+
+    def __init__(
+        self,
+        final: Path,
+        key: str,
+        spec: DecodeSpec,
+        label_names: list[str] | None,
+        count: int | None,
+        meta: dict[str, Any],
+        shard_bytes: int = SHARD_BYTES,
+    ) -> None:
+        self.final = final
+        self.key = key
+        self.spec = spec
+        self.label_names = list(label_names or [])
+        self.meta = meta
+        self.per_shard = max(1, shard_bytes // spec.item_bytes)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(final.parent)
+        self.dir = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self.dir.mkdir()
+        self.count = count
+        self._maps: list[np.ndarray] = []
+        self._stream_labels: list[str | None] = []
+        self.labels: np.ndarray | None = None
+        self.filled: np.ndarray | None = None
+        self._stream_file: Any = None
+        self._stream_count = 0
+        self._stream_shards: list[int] = []
+        if count is not None:
+            self.labels = np.full(count, -1, dtype=np.int64)
+            self.filled = np.zeros(count, dtype=bool)
+            for s, start in enumerate(range(0, count, self.per_shard)):
+                n = min(self.per_shard, count - start)
+                self._maps.append(
+                    np.memmap(self.dir / f"shard-{s:05d}.u8", dtype=np.uint8, mode="w+", shape=(n, *spec.item_shape))
+                )
+
+    # -- random access -------------------------------------------------------------
+    def shard_paths(self) -> list[tuple[Path, int]]:
+        """(file, items) of each preallocated shard, for readers of a partial cache."""
+        return [(self.dir / f"shard-{s:05d}.u8", m.shape[0]) for s, m in enumerate(self._maps)]
+
+    def write(self, index: int, item: np.ndarray, label: int) -> None:
+        """Store item ``index`` (thread-safe for distinct indices)."""
+        assert self.filled is not None and self.labels is not None
+        s, off = divmod(index, self.per_shard)
+        self._maps[s][off] = item
+        self.labels[index] = label
+        self.filled[index] = True
+
+    def read(self, index: int) -> np.ndarray:
+        """Item ``index`` as written (only meaningful once it is)."""
+        s, off = divmod(index, self.per_shard)
+        return np.asarray(self._maps[s][off])
+
+    def missing(self) -> np.ndarray:
+        """Indices not written yet."""
+        assert self.filled is not None
+        return np.nonzero(~self.filled)[0]
+
+    # -- streams -------------------------------------------------------------------
+    def append(self, item: np.ndarray, label: str | None) -> None:
+        """Append the next item of a stream (labels are coded when the stream ends)."""
+        if self._stream_file is None or self._stream_count % self.per_shard == 0:
+            if self._stream_file is not None:
+                self._stream_file.close()
+            s = len(self._stream_shards)
+            self._stream_file = open(self.dir / f"shard-{s:05d}.u8", "wb")
+            self._stream_shards.append(0)
+        self._stream_file.write(np.ascontiguousarray(item, dtype=np.uint8).tobytes())
+        self._stream_shards[-1] += 1
+        self._stream_count += 1
+        self._stream_labels.append(label)
+
+    # -- completion ------------------------------------------------------------------
+    def finish(self, verify: Verify = "full") -> ImageCache:
+        """Checksum, write the index and the marker, move the folder into place, reopen it."""
+        if self.count is not None:
+            if len(self.missing()):
+                raise RuntimeError(f"cache incomplete: {len(self.missing())} items not written")
+            counts = [m.shape[0] for m in self._maps]
+            for m in self._maps:
+                m.flush()
+            self._maps.clear()
+            assert self.labels is not None
+            labels = self.labels
+        else:
+            if self._stream_file is not None:
+                self._stream_file.close()
+                self._stream_file = None
+            counts = list(self._stream_shards)
+            self.label_names = sorted({lab for lab in self._stream_labels if lab is not None})
+            labels = label_codes(self._stream_labels, self.label_names)
+        total = int(sum(counts))
+        shards: list[dict[str, Any]] = []
+        start = 0
+        for s, n in enumerate(counts):
+            p = self.dir / f"shard-{s:05d}.u8"
+            _fsync(p)
+            shards.append({"file": p.name, "start": start, "count": n, "bytes": n * self.spec.item_bytes,
+                           "xxh3_128": _hash_file(p)})  # fmt: skip
+            start += n
+        lpath = self.dir / LABELS
+        labels.astype("<i8").tofile(lpath)
+        _fsync(lpath)
+        index = {
+            "format": FORMAT, "version": FORMAT_VERSION, "key": self.key,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "count": total, "shape": list(self.spec.item_shape), "dtype": "uint8", "layout": "NCHW",
+            "decode": self.spec.key_fields(), "label_names": self.label_names,
+            "labels": {"file": LABELS, "xxh3_128": _hash_file(lpath)},
+            "shards": shards, **self.meta,
+        }  # fmt: skip
+        raw = json.dumps(index, indent=1, sort_keys=True).encode()
+        _atomic_write(self.dir / INDEX, raw)
+        _atomic_write(self.dir / MARKER, xxhash.xxh3_128_hexdigest(raw).encode() + b"\n")
+        try:
+            os.rename(self.dir, self.final)
+        except OSError:
+            # another process finished the same cache first (or a stale one is in the way)
+            try:
+                return ImageCache.open(self.final, self.key, verify)
+            except (CacheInvalid, OSError):
+                remove_tree(self.final)
+                os.rename(self.dir, self.final)
+        return ImageCache.open(self.final, self.key, verify="sizes")
+
+    def abort(self) -> None:
+        """Discard the partial folder."""
+        self._maps.clear()
+        if self._stream_file is not None:
+            self._stream_file.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def open_cache(path: Path, key: str, verify: Verify = "full") -> tuple[ImageCache | None, str | None]:
+    """The verified cache at ``path``, or ``(None, why)``; an invalid cache is removed."""
+    if not path.exists():
+        return None, None
+    try:
+        return ImageCache.open(path, key, verify), None
+    except (CacheInvalid, OSError) as exc:
+        remove_tree(path)
+        return None, str(exc)
+
+
+def decode_error(name: str, exc: BaseException) -> SourceError:
+    """A one-line error for an image that does not decode."""
+    return SourceError(
+        f"cannot decode image ({type(exc).__name__}: {exc}); `dataaudit scan` lists corrupt files", name
+    )
+
+
+def label_codes(labels: Iterable[str | None], names: list[str]) -> np.ndarray:
+    """Per-item index into ``names`` (``-1`` for ``None``)."""
+    pos = {n: i for i, n in enumerate(names)}
+    return np.asarray([-1 if lab is None else pos[lab] for lab in labels], dtype=np.int64)
+
+
+def iter_chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most ``size`` consecutive elements."""
+    chunk: list[Any] = []
+    for x in it:
+        chunk.append(x)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

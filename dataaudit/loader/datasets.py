@@ -1,0 +1,165 @@
+"""torch ``Dataset`` classes over the decoded-image cache and over raw image files.
+
+Both implement ``__getitems__`` so a ``DataLoader`` fetches a whole batch in one
+call (one gather from the memory map, no per-item tensors, no
+``default_collate``); pair them with :func:`keep_batch` as ``collate_fn``.
+A batch is ``(images, labels)``: ``images`` uint8 ``(N, C, H, W)`` (or float32
+when the dataset normalises), ``labels`` int64 ``(N,)``, ``-1`` for unlabelled.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from dataaudit.loader.cache import DecodeSpec, ImageCache, decode_error, decode_image
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Normalizer:
+    """``(x / 255 - mean) / std`` per channel, from uint8, in the same operations as
+    torchvision's ``ToTensor`` + ``Normalize`` (so results are bit-identical)."""
+
+    def __init__(self, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
+        self.mean = None if mean is None else [float(m) for m in mean]
+        self.std = None if std is None else [float(s) for s in std]
+        self._consts: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "_consts": {}}
+
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self._consts.get(device)
+        if c is None:
+            assert self.mean is not None and self.std is not None
+            m = torch.tensor(self.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+            s = torch.tensor(self.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+            c = self._consts[device] = (m, s)
+        return c
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Float32 normalised copy of a uint8 ``(N, C, H, W)`` batch, on its own device."""
+        x = images.to(torch.float32).div_(255)
+        if self.mean is None:
+            return x
+        m, s = self._on(x.device)
+        return x.sub_(m).div_(s)
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """``collate_fn`` for datasets with ``__getitems__``: the batch is already collated."""
+    return batch
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: seed Python's and NumPy's generators from torch's per-worker seed,
+    which the loader's seeded generator makes reproducible."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+class SeededSampler(Sampler[int]):
+    """Sequential order, or a permutation that is a pure function of ``(seed, epoch)``.
+
+    Epoch ``e`` is ``torch.randperm(n, generator=torch.Generator().manual_seed(seed + e))``:
+    the same whatever the worker count, persistence or tuning runs in between,
+    so a run can resume at any epoch. Epoch 0 equals the first epoch of
+    ``RandomSampler(ds, generator=torch.Generator().manual_seed(seed))``.
+    """
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.n = n
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        """The indices of the current epoch."""
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)
+        return list(torch.randperm(self.n, generator=g).tolist())
+
+    def __iter__(self) -> Any:
+        return iter(self.order())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class CachedImageDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Items of a complete :class:`ImageCache` (memory-mapped; no decoding).
+
+    ``label_map`` maps the cache's label codes to class indices (``label_map[-1]``
+    must be ``-1``, the code of unlabelled items). With ``normalizer`` the
+    images come out normalised float32 (normalising in the worker processes).
+    """
+
+    def __init__(self, cache: ImageCache, label_map: np.ndarray, normalizer: Normalizer | None = None) -> None:
+        self.cache = cache
+        self.labels = label_map[cache.labels]
+        self.normalizer = normalizer
+
+    def __len__(self) -> int:
+        return self.cache.count
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(self.cache.gather([i])[0]), int(self.labels[i])
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        images = torch.from_numpy(self.cache.gather(indices))
+        if self.normalizer is not None:
+            images = self.normalizer(images)
+        return images, torch.from_numpy(self.labels[np.asarray(indices, dtype=np.int64)])
+
+
+class RawImageDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Images decoded from files on every access (what the cache saves you from).
+
+    ``names`` are paths relative to ``root``; ``labels`` class indices (``-1``:
+    none). A file that does not decode raises
+    :class:`~dataaudit.errors.SourceError` naming it.
+    """
+
+    def __init__(
+        self, root: Path, names: Sequence[str], labels: Sequence[int] | np.ndarray, spec: DecodeSpec,
+        normalizer: Normalizer | None = None,
+    ) -> None:  # fmt: skip
+        self.root = Path(root)
+        self.names = list(names)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.spec = spec
+        self.normalizer = normalizer
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def decode(self, i: int) -> np.ndarray:
+        try:
+            return decode_image(self.root / self.names[i], self.spec)
+        except Exception as exc:  # PIL raises many types for bad files
+            raise decode_error(self.names[i], exc) from None
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(self.decode(i)), int(self.labels[i])
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        out = np.empty((len(indices), *self.spec.item_shape), dtype=np.uint8)
+        for j, i in enumerate(indices):
+            out[j] = self.decode(i)
+        images = torch.from_numpy(out)
+        if self.normalizer is not None:
+            images = self.normalizer(images)
+        return images, torch.from_numpy(self.labels[np.asarray(indices, dtype=np.int64)])

@@ -1,0 +1,643 @@
+"""The tuned loader: first epoch decodes into the cache, later epochs read it.
+
+Epoch 1 of a split that is not cached yet decodes every image once, in a pool
+of threads (Pillow releases the GIL while decoding and resizing, so threads
+use every core with no inter-process copies), writes it into the memory-mapped
+shards of a partial cache and yields the batch at the same time. When the epoch
+ends (items a ``drop_last`` skipped are decoded then) the cache is checksummed
+and moved into place. From then on a ``torch.utils.data.DataLoader`` over the
+cache is used, with the settings the tuner measured as fastest on this machine.
+Sources that are streamed (the Hub) are materialised into the cache first.
+
+The order is a pure function of ``(seed, epoch)`` (see :class:`SeededSampler`),
+the same for the uncached and cached epochs and whatever the settings, and the
+pixels equal those of torchvision's ``ImageFolder`` + ``Resize`` + ``ToTensor``
++ ``Normalize``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xxhash
+
+from dataaudit.errors import SourceError, UsageError, require
+from dataaudit.loader.cache import (
+    TUNING,
+    CacheBuilder,
+    DecodeSpec,
+    ImageCache,
+    Verify,
+    cache_key,
+    decode_error,
+    decode_image,
+    default_cache_root,
+    fingerprint_files,
+    iter_chunks,
+    label_codes,
+    open_cache,
+)
+from dataaudit.loader.tuning import (
+    Decision,
+    LoaderSettings,
+    available_cores,
+    load_decision,
+    save_decision,
+    tuning_context,
+)
+from dataaudit.loader.tuning import tune as run_tuner
+
+if TYPE_CHECKING:
+    import torch
+
+    from dataaudit.fit.artefact import Artefact
+    from dataaudit.loader.datasets import CachedImageDataset, Normalizer, SeededSampler
+    from dataaudit.sources.base import Dataset
+    from dataaudit.sources.images import ImageRecord
+
+LOCAL_LAYOUTS = frozenset({"imagefolder", "imagefolder_metadata", "class_folders", "flat"})
+
+
+@dataclass
+class ImageSource:
+    """One split of an image source, as the loader needs it."""
+
+    name: str
+    split: str
+    fingerprint: str
+    classes: list[str]
+    """Every class of the source (all splits, sorted): the default class-to-index map."""
+    root: Path | None = None
+    names: list[str] | None = None
+    """Random access: file paths relative to ``root``, in item order."""
+    labels: list[str | None] | None = None
+    stream: Callable[[], Iterator[ImageRecord]] | None = None
+    """Streams (the Hub): the split's records, read once to fill the cache."""
+
+    @property
+    def random_access(self) -> bool:
+        return self.names is not None
+
+
+def resolve_source(source: Any, split: str, config: Any = None) -> ImageSource:
+    """Open ``source`` (a path, ``hf://`` URL or an opened :class:`Dataset`) and describe ``split``."""
+    from dataaudit.sources import Dataset, canonical_split, open_source
+
+    if isinstance(source, Dataset):
+        ds = source
+    else:
+        from dataaudit.config import build_config
+
+        spec = str(source)
+        cfg = config if config is not None else build_config(source=spec, progress=False)
+        ds = open_source(spec, cfg, splits=[split])
+    split = canonical_split(split) or split
+    if ds.modality != "image":
+        raise UsageError(
+            f"{ds.source}: build_loader reads image datasets; this source is {ds.modality!r} "
+            "(use dataaudit.transforms for tables)"
+        )
+    if split not in ds.splits:
+        raise SourceError(f"no split {split!r} (splits: {', '.join(ds.split_names) or 'none'})", ds.source)
+    classes = list(ds.class_names or [])
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(ds.source.rstrip("/")).name or "source")[:40]
+    layout = ds.detected.get("layout")
+    if ds.root is not None and layout in LOCAL_LAYOUTS:
+        names: list[str] = []
+        labels: list[str | None] = []
+        for batch in ds.read():
+            if batch.split != split:
+                continue
+            for rec in batch.payload or []:
+                if rec.path is None:
+                    raise SourceError(f"image record {rec.index} has no path", ds.source)
+                names.append(rec.path)
+                labels.append(rec.label)
+        fp = fingerprint_files(ds.root, names, labels, {"layout": layout})
+        return ImageSource(name, split, fp, classes, ds.root, names, labels)
+
+    root = ds.root
+    detected = json.dumps({"source": ds.source, "split": split, "detected": ds.detected}, sort_keys=True, default=str)
+    fp = "xxh3_128:" + xxhash.xxh3_128_hexdigest(detected.encode())
+
+    def records() -> Iterator[ImageRecord]:
+        for batch in ds.read():
+            if batch.split == split:
+                yield from batch.payload or []
+
+    src = ImageSource(name, split, fp, classes, root, stream=records)
+    return src
+
+
+def _record_bytes(rec: ImageRecord, root: Path | None) -> bytes:
+    from dataaudit.sources.images import read_image_bytes
+
+    return read_image_bytes(rec, root)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto``: the first CUDA device when there is one, else the CPU."""
+    import torch
+
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: CUDA is not available on this machine")
+    return dev
+
+
+class TunedLoader:
+    """Iterable of ``(images, labels)`` batches; see :func:`build_loader`.
+
+    ``images`` is float32 normalised ``(N, C, H, W)`` (or uint8 with
+    ``output="uint8"``), ``labels`` int64 class indices (``-1``: unlabelled),
+    both on :attr:`device`. Each ``iter()`` is one epoch; epochs count up from
+    0 unless :meth:`set_epoch` says otherwise.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        spec: DecodeSpec,
+        normalizer: Normalizer,
+        class_index: dict[str, int],
+        *,
+        batch_size: int,
+        shuffle: bool,
+        drop_last: bool,
+        seed: int,
+        device: torch.device,
+        cache_root: Path,
+        tune: bool,
+        tune_seconds: float,
+        settings: LoaderSettings | None,
+        verify: Verify,
+        threads: int | None,
+        output: str,
+        log: Callable[[str], None] | None,
+    ) -> None:
+        from dataaudit.loader.datasets import SeededSampler
+
+        self.source = source
+        self.spec = spec
+        self.normalizer = normalizer
+        self.class_index = class_index
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.device = device
+        self.tune_enabled = tune
+        self.tune_seconds = tune_seconds
+        self.forced_settings = settings
+        self.verify = verify
+        self.threads = threads or available_cores() + 1
+        self.output = output
+        self._log = log
+        self.key = cache_key(source.fingerprint, source.split, spec)
+        self.cache_path = cache_root / "loader" / f"{source.name}-{source.split}-{self.key}"
+        self.cache: ImageCache | None = None
+        self.rebuilt_because: str | None = None
+        """Why an existing cache was discarded (``None`` if none was)."""
+        self.decision: Decision | None = None
+        self._dataloader: Any = None
+        self._builder: CacheBuilder | None = None
+        self._builder_cleanup: Any = None
+        self._next_epoch = 0
+        self.cache, self.rebuilt_because = open_cache(self.cache_path, self.key, verify)
+        if self.rebuilt_because:
+            self.log(f"cache {self.cache_path.name} is invalid ({self.rebuilt_because}); rebuilding")
+        if self.cache is None and not source.random_access:
+            self._materialise()
+        n = self.cache.count if self.cache is not None else len(source.names or [])
+        self.sampler: SeededSampler = SeededSampler(n, seed, shuffle)
+        names = self.cache.label_names if self.cache is not None else self._split_label_names()
+        self.label_map = self._label_map(names)
+
+    # -- small helpers -------------------------------------------------------------
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+
+    def _split_label_names(self) -> list[str]:
+        return sorted({lab for lab in self.source.labels or [] if lab is not None})
+
+    def _label_map(self, names: list[str]) -> np.ndarray:
+        unknown = [n for n in names if n not in self.class_index]
+        if unknown:
+            raise SourceError(
+                f"split {self.source.split!r} has label(s) not in the class map: {', '.join(unknown[:10])}"
+                f" (known: {', '.join(list(self.class_index)[:10])}); refit the artefact or pass classes=",
+                self.source.name,
+            )
+        return np.asarray([self.class_index[n] for n in names] + [-1], dtype=np.int64)
+
+    @property
+    def cached(self) -> bool:
+        """Whether the split is in the cache (later epochs skip decoding)."""
+        return self.cache is not None
+
+    @property
+    def settings(self) -> LoaderSettings | None:
+        """The settings of the cached epochs (``None`` until chosen)."""
+        if self.forced_settings is not None:
+            return self.forced_settings
+        return None if self.decision is None else self.decision.chosen
+
+    def __len__(self) -> int:
+        n = self.sampler.n
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def num_items(self) -> int:
+        return self.sampler.n
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next ``iter()`` runs (its shuffle order)."""
+        self._next_epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        epoch = self._next_epoch
+        self._next_epoch += 1
+        self.sampler.set_epoch(epoch)
+        if self.cache is None:
+            return self._fill_epoch()
+        return self._cached_epoch()
+
+    def _deliver(self, images: torch.Tensor, labels: torch.Tensor, place: str, pinned: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        normalise = self.output == "float" and place != "worker"
+        if normalise and place == "main":
+            images = self.normalizer(images)
+        if self.device.type != "cpu":
+            images = images.to(self.device, non_blocking=pinned)
+            labels = labels.to(self.device, non_blocking=pinned)
+        if normalise and place == "device":
+            images = self.normalizer(images)
+        return images, labels
+
+    def _fill_place(self) -> str:
+        return "device" if self.device.type == "cuda" else "main"
+
+    # -- first epoch: decode into the cache -----------------------------------------
+    def _new_builder(self) -> CacheBuilder:
+        names = self._split_label_names()
+        b = CacheBuilder(self.cache_path, self.key, self.spec, names, len(self.source.names or []),
+                         self._cache_meta())  # fmt: skip
+        codes = label_codes(self.source.labels or [], names)
+        assert b.labels is not None
+        b.labels[:] = codes
+        self._builder_cleanup = weakref.finalize(self, b.abort)
+        return b
+
+    def _cache_meta(self) -> dict[str, Any]:
+        return {"source": self.source.name, "split": self.source.split, "fingerprint": self.source.fingerprint}
+
+    def _fill_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        import torch
+
+        if self._builder is None:
+            self._builder = self._new_builder()
+        b = self._builder
+        assert b.filled is not None and b.labels is not None and self.source.names is not None
+        root = self.source.root
+        assert root is not None
+        names = self.source.names
+        filled, codes = b.filled, b.labels
+        shape = self.spec.item_shape
+
+        def work(idx: list[int]) -> np.ndarray:
+            out = np.empty((len(idx), *shape), dtype=np.uint8)
+            for j, i in enumerate(idx):
+                if filled[i]:
+                    out[j] = b.read(i)
+                    continue
+                try:
+                    arr = decode_image(root / names[i], self.spec)
+                except Exception as exc:  # PIL raises many types for bad files
+                    raise decode_error(names[i], exc) from None
+                b.write(i, arr, int(codes[i]))
+                out[j] = arr
+            return out
+
+        order = self.sampler.order()
+        bs = self.batch_size
+        batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+        if self.drop_last and batches and len(batches[-1]) < bs:
+            batches.pop()
+        cuda = self.device.type == "cuda"
+        place = self._fill_place()
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dataaudit-decode")
+        pending: deque[tuple[list[int], Future[np.ndarray]]] = deque()
+        todo = iter(batches)
+        complete = False
+        try:
+            for idx in todo:
+                pending.append((idx, pool.submit(work, idx)))
+                if len(pending) >= 2 * self.threads:
+                    break
+            while pending:
+                idx, fut = pending.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(work, nxt)))
+                images = torch.from_numpy(fut.result())
+                labels = torch.from_numpy(self.label_map[codes[np.asarray(idx, dtype=np.int64)]])
+                if cuda:
+                    images = images.pin_memory()
+                yield self._deliver(images, labels, place, pinned=cuda)
+            rest = [int(i) for i in b.missing()]
+            for f in [pool.submit(work, chunk) for chunk in iter_chunks(rest, bs)]:
+                f.result()
+            complete = True
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if complete:
+                self._finish_cache()
+
+    def _finish_cache(self) -> None:
+        b = self._builder
+        assert b is not None
+        t0 = time.perf_counter()
+        self.cache = b.finish(self.verify)
+        if self._builder_cleanup is not None:
+            self._builder_cleanup.detach()
+        self._builder = None
+        self.log(f"cached {self.cache.count} images in {self.cache_path} ({time.perf_counter() - t0:.2f}s to seal)")
+
+    def _materialise(self) -> None:
+        """Read a streamed split once, decoding into a new cache."""
+        assert self.source.stream is not None
+        t0 = time.perf_counter()
+        b = CacheBuilder(self.cache_path, self.key, self.spec, None, None, self._cache_meta())
+        root = self.source.root
+
+        def work(rec: ImageRecord) -> np.ndarray:
+            where = rec.path or f"{self.source.split}[{rec.index}]"
+            try:
+                return decode_image(_record_bytes(rec, root), self.spec)
+            except SourceError:
+                raise
+            except Exception as exc:  # PIL raises many types for bad files
+                raise decode_error(where, exc) from None
+
+        try:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="dataaudit-decode") as pool:
+                for chunk in iter_chunks(self.source.stream(), 256):
+                    for rec, arr in zip(chunk, pool.map(work, chunk)):
+                        b.append(arr, rec.label)
+            self.cache = b.finish(self.verify)
+        except BaseException:
+            b.abort()
+            raise
+        self.log(f"materialised {self.cache.count} images into {self.cache_path} in {time.perf_counter() - t0:.1f}s")
+
+    # -- cached epochs ---------------------------------------------------------------
+    def _dataset(self, settings: LoaderSettings) -> CachedImageDataset:
+        from dataaudit.loader.datasets import CachedImageDataset
+
+        assert self.cache is not None
+        norm = self.normalizer if settings.normalize == "worker" and self.output == "float" else None
+        return CachedImageDataset(self.cache, self.label_map, norm)
+
+    def make_dataloader(self, settings: LoaderSettings, sampler: SeededSampler, persistent: bool) -> Any:
+        """A ``DataLoader`` over the cache with ``settings``."""
+        import torch
+        from torch.utils.data import DataLoader
+
+        from dataaudit.loader.datasets import keep_batch, seed_worker
+
+        g = torch.Generator()
+        g.manual_seed(self.seed)
+        w = settings.num_workers
+        return DataLoader(
+            self._dataset(settings),
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=self.drop_last,
+            num_workers=w,
+            prefetch_factor=settings.prefetch_factor if w else None,
+            persistent_workers=persistent and w > 0,
+            pin_memory=settings.pin_memory and torch.cuda.is_available(),
+            collate_fn=keep_batch,
+            worker_init_fn=seed_worker if w else None,
+            generator=g,
+        )
+
+    @property
+    def dataloader(self) -> Any:
+        """The ``torch.utils.data.DataLoader`` of the cached epochs (built, and tuned, on first use)."""
+        if self.cache is None:
+            raise RuntimeError("the split is not cached yet: iterate one epoch first (or call prepare())")
+        if self._dataloader is None:
+            settings = self.choose_settings()
+            self._dataloader = self.make_dataloader(settings, self.sampler, persistent=True)
+        return self._dataloader
+
+    def prepare(self) -> TunedLoader:
+        """Fill the cache now (one pass, no batches delivered) instead of during epoch 1."""
+        if self.cache is None:
+            saved = self._next_epoch
+            for _ in self._fill_epoch_silent():
+                pass
+            self._next_epoch = saved
+        return self
+
+    def _fill_epoch_silent(self) -> Iterator[Any]:
+        from dataaudit.loader.datasets import SeededSampler
+
+        keep, self.sampler = self.sampler, SeededSampler(self.sampler.n, self.seed, shuffle=False)
+        try:
+            yield from self._fill_epoch()
+        finally:
+            self.sampler = keep
+
+    def choose_settings(self) -> LoaderSettings:
+        """Forced settings, else the recorded decision, else measure now (or defaults with ``tune=False``)."""
+        if self.forced_settings is not None:
+            return self.forced_settings
+        if self.decision is not None:
+            return self.decision.chosen
+        cuda = self.device.type == "cuda"
+        if not self.tune_enabled:
+            return LoaderSettings(0, None, "device" if cuda and self.output == "float" else "main", pin_memory=cuda)
+        context = tuning_context(self.batch_size, str(self.device), self.output)
+        path = self.cache_path / TUNING
+        found = load_decision(path, context)
+        if found is not None:
+            self.decision = found
+            self.log(f"loader settings reused from {path}: {found.chosen.label()}")
+            return found.chosen
+        self.log(f"tuning the loader ({self.tune_seconds:g}s per candidate)...")
+        decision = run_tuner(self._tuning_run, context, self.tune_seconds, cuda=cuda,
+                             normalize=self.output == "float", log=self._log)  # fmt: skip
+        try:
+            save_decision(path, decision)
+        except OSError as exc:  # a read-only cache still works, it just re-tunes next time
+            self.log(f"could not record the tuning decision: {exc}")
+        self.decision = decision
+        self.log(f"chosen: {decision.chosen.label()}")
+        return decision.chosen
+
+    def _tuning_run(self, settings: LoaderSettings) -> Iterator[int]:
+        import torch
+
+        from dataaudit.loader.datasets import SeededSampler
+
+        sampler = SeededSampler(self.sampler.n, self.seed, self.shuffle)
+        dl = self.make_dataloader(settings, sampler, persistent=False)
+        cuda = self.device.type == "cuda"
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)
+            got = False
+            for images, labels in dl:
+                x, y = self._deliver(images, labels, settings.normalize, settings.pin_memory)
+                if cuda:
+                    torch.cuda.synchronize(self.device)
+                got = True
+                yield int(y.shape[0])
+            if not got:
+                return
+            epoch += 1
+
+    def _cached_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        dl = self.dataloader
+        s = self.settings
+        assert s is not None
+        for images, labels in dl:
+            yield self._deliver(images, labels, s.normalize, s.pin_memory)
+
+    def describe(self) -> dict[str, Any]:
+        """What the loader is and what it chose, for printing."""
+        return {
+            "source": self.source.name, "split": self.source.split, "items": self.num_items,
+            "batch_size": self.batch_size, "shuffle": self.shuffle, "drop_last": self.drop_last,
+            "seed": self.seed, "device": str(self.device), "cache": str(self.cache_path), "cached": self.cached,
+            "image": {"height": self.spec.height, "width": self.spec.width, "mode": self.spec.mode},
+            "settings": None if self.settings is None else self.settings.to_dict(),
+            "decision": None if self.decision is None else self.decision.to_dict(),
+        }  # fmt: skip
+
+
+def _load_artefact(artefact: Any) -> Artefact | None:
+    if artefact is None:
+        return None
+    if isinstance(artefact, (str, Path)):
+        from dataaudit.fit.artefact import load_artefact
+
+        return load_artefact(artefact)
+    return artefact  # type: ignore[no-any-return]
+
+
+def build_loader(
+    source: Any,
+    split: str = "train",
+    artefact: Any = None,
+    batch_size: int = 64,
+    device: str | Any = "auto",
+    cache_dir: str | Path | None = None,
+    seed: int = 0,
+    drop_last: bool = False,
+    tune: bool = True,
+    *,
+    shuffle: bool | None = None,
+    size: int | Sequence[int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    mode: str | None = None,
+    classes: Sequence[str] | None = None,
+    output: str = "float",
+    settings: LoaderSettings | dict[str, Any] | None = None,
+    tune_seconds: float = 0.75,
+    verify: Verify = "full",
+    threads: int | None = None,
+    config: Any = None,
+    log: Callable[[str], None] | None = None,
+) -> TunedLoader:
+    """The fastest correct loader for one split of an image dataset.
+
+    ``source`` is a folder, an ``hf://`` URL or a :class:`~dataaudit.sources.base.Dataset`.
+    ``artefact`` (a path or an ``Artefact`` from ``dataaudit fit``) supplies the
+    image size, colour mode, per-channel mean/std and the class-to-index map;
+    ``size``/``mean``/``std``/``mode``/``classes`` supply or override them.
+    Without mean/std, images are scaled to [0, 1]; ``output="uint8"`` skips
+    normalisation altogether. Train shuffles (``shuffle=`` overrides), in an
+    order that depends only on ``seed`` and the epoch.
+
+    ``cache_dir`` defaults to ``$DATAAUDIT_CACHE``, ``$XDG_CACHE_HOME/dataaudit``
+    or ``~/.cache/dataaudit``. ``tune`` measures the loader settings for
+    ``tune_seconds`` per candidate when the cache is first read (the decision is
+    stored beside the cache); ``settings`` forces them. ``verify="sizes"`` skips
+    checksumming a cache on open (for very large caches). ``threads`` decode
+    the first epoch (default: cores + 1).
+    """
+    require("torch", "torch")
+    from dataaudit.loader.datasets import Normalizer
+
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    if output not in ("float", "uint8"):
+        raise UsageError(f"output must be 'float' or 'uint8', got {output!r}")
+    if verify not in ("full", "sizes"):
+        raise UsageError(f"verify must be 'full' or 'sizes', got {verify!r}")
+    art = _load_artefact(artefact)
+    plan = art.image if art is not None else None
+    if art is not None and plan is None:
+        raise UsageError(f"the artefact was fitted on a {art.modality} dataset; build_loader needs an image artefact")
+    if size is None and plan is None:
+        raise UsageError("build_loader needs the image size: pass artefact= (from `dataaudit fit`) or size=(height, width)")
+    if size is not None:
+        hw = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    else:
+        assert plan is not None
+        hw = (plan.height, plan.width)
+    img_mode = mode or (plan.mode if plan is not None else "RGB")
+    try:
+        spec = DecodeSpec(hw[0], hw[1], img_mode, plan.interpolation if plan is not None else "bilinear")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if mean is None and std is None and plan is not None:
+        mean, std = plan.mean, plan.std
+    if (mean is None) != (std is None):
+        raise UsageError("give both mean and std, or neither")
+    if mean is not None and std is not None:
+        if len(mean) != spec.channels or len(std) != spec.channels:
+            raise UsageError(f"mode {spec.mode} needs {spec.channels} mean and std values")
+        if any(s <= 0 for s in std):
+            raise UsageError("std values must be positive")
+    dev = resolve_device(device)
+    src = resolve_source(source, split, config)
+    if classes is None and art is not None and art.label is not None:
+        classes = art.label.classes
+    class_list = list(classes) if classes is not None else src.classes
+    forced = LoaderSettings.from_dict(settings) if isinstance(settings, dict) else settings
+    return TunedLoader(
+        src, spec, Normalizer(mean, std), {c: i for i, c in enumerate(class_list)},
+        batch_size=batch_size, shuffle=src.split == "train" if shuffle is None else shuffle,
+        drop_last=drop_last, seed=seed, device=dev,
+        cache_root=Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root(),
+        tune=tune, tune_seconds=tune_seconds, settings=forced, verify=verify, threads=threads,
+        output=output, log=log,
+    )  # fmt: skip
+
+
+def stderr_log(message: str) -> None:
+    """A ``log=`` for build_loader that prints to standard error."""
+    print(message, file=sys.stderr)
