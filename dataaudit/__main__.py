@@ -1,0 +1,3 @@
+from dataaudit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Checks: one module per family, named after the contract ids it emits.
+
+Modules are imported here by name, explicitly; each registers its functions with
+:func:`~dataaudit.checks.registry.register_check`. Grep an id, land in its file.
+"""
+
+from dataaudit.checks import (  # noqa: F401  (imported for registration)
+    duplicates,
+    files,
+    labels,
+    missing,
+    normalization,
+    schema,
+    shift,
+    structure,
+)
+from dataaudit.checks.registry import register_external_id
+
+register_external_id("expectation", {})  # produced by Great Expectations suites (dataaudit.expectations)
+
+__all__ = ["duplicates", "files", "labels", "missing", "normalization", "schema", "shift", "structure"]

@@ -1,0 +1,40 @@
+"""``corrupt_file``: files of the dataset that cannot be read or decoded."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+from dataaudit.checks.registry import CheckContext, register_check
+from dataaudit.profile.dataset import DatasetStats
+from dataaudit.report.model import Finding, Severity
+
+KIND_WORDS = {
+    "empty": "empty", "binary": "binary (not text)", "unreadable": "unreadable",
+    "not_image": "not images", "truncated": "truncated", "undecodable": "undecodable",
+}  # fmt: skip
+
+
+@register_check({"corrupt_file": {}})
+def corrupt_files(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
+    """One finding per split listing every file that could not be read, by kind."""
+    by_split: dict[str | None, list] = defaultdict(list)
+    for split in stats.ordered:
+        for prob in split.file_problems:
+            by_split[prob.split if prob.split is not None else split.name].append(prob)
+    for split_name, probs in by_split.items():
+        kinds = Counter(p.kind for p in probs)
+        split = stats.splits.get(split_name or "")
+        examined = (split.rows + len(probs)) if split is not None and split.kind == "image" else None
+        what = ", ".join(f"{n} {KIND_WORDS.get(k, k)}" for k, n in kinds.most_common())
+        yield Finding(
+            check="corrupt_file",
+            severity=Severity.ERROR,
+            split=split_name,
+            count=len(probs),
+            fraction=(len(probs) / examined) if examined else None,
+            message=f"{len(probs)} file(s) in {split_name} cannot be read: {what}",
+            examples=[{"split": split_name, "path": p.path, "kind": p.kind, "reason": p.message}
+                      for p in probs[: ctx.example_cap]],
+            details={"kinds": dict(kinds)},
+        )

@@ -1,0 +1,135 @@
+"""``distribution_shift``: each feature of each split against the reference split.
+
+Numeric features (and image statistics, and text lengths) use the two-sample
+Kolmogorov-Smirnov statistic on the deterministic row samples; categorical
+features use the total variation distance of their exact value counts. A finding
+needs both an effect size over its threshold and a p-value under ``alpha``: large
+splits make tiny, harmless differences significant, and small splits make large
+differences noisy, so neither alone decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import polars as pl
+
+from dataaudit.checks.registry import CheckContext, register_check
+from dataaudit.checks.twosample import categorical_shift, ks_2samp, psi, wasserstein_1
+from dataaudit.profile.dataset import DatasetStats
+from dataaudit.profile.split import SplitStats
+from dataaudit.report.model import Finding, Severity
+
+DEFAULTS = {
+    "ks_warning": 0.1, "ks_error": 0.25, "tvd_warning": 0.1, "tvd_error": 0.25,
+    "alpha": 0.001, "min_samples": 20,
+}  # fmt: skip
+
+
+def numeric_sample(split: SplitStats, column: str, sentinels: tuple[str, ...] = ()) -> np.ndarray:
+    """Finite numeric values of ``column`` in the split's row sample."""
+    rows = split.sample.rows()
+    if column not in rows.columns:
+        return np.zeros(0)
+    s = rows.get_column(column)
+    if s.dtype == pl.String:
+        s = s.str.strip_chars()
+        if sentinels:
+            s = s.filter(~s.is_in(list(sentinels)) | s.is_null())
+        s = s.cast(pl.Float64, strict=False)
+    elif s.dtype.is_numeric() or s.dtype == pl.Boolean:
+        s = s.cast(pl.Float64)
+    else:
+        return np.zeros(0)
+    arr = s.drop_nulls().to_numpy()
+    return arr[np.isfinite(arr)]
+
+
+def length_sample(split: SplitStats, column: str) -> np.ndarray:
+    rows = split.sample.rows()
+    if column not in rows.columns:
+        return np.zeros(0)
+    return rows.get_column(column).cast(pl.String).drop_nulls().str.len_chars().cast(pl.Float64).to_numpy()
+
+
+def _numeric_finding(ref: SplitStats, other: SplitStats, column: str, a: np.ndarray, b: np.ndarray,
+                     p: dict[str, float], what: str) -> Finding | None:
+    if min(len(a), len(b)) < p["min_samples"]:
+        return None
+    d, pval = ks_2samp(a, b)
+    if d < p["ks_warning"] or pval >= p["alpha"]:
+        return None
+    sd = float(np.std(a)) or 1.0
+    w = wasserstein_1(a, b)
+    smd = (float(np.mean(b)) - float(np.mean(a))) / sd
+    q = [0.05, 0.25, 0.5, 0.75, 0.95]
+    qa, qb = np.quantile(a, q), np.quantile(b, q)
+    direction = "higher" if np.median(b) > np.median(a) else "lower"
+    return Finding(
+        check="distribution_shift",
+        severity=Severity.ERROR if d >= p["ks_error"] else Severity.WARNING,
+        split=other.name, column=column, count=len(b), fraction=None,
+        message=f"{what} {column!r} is distributed differently in {other.name} than in {ref.name}: "
+                f"KS D={d:.3f} (threshold {p['ks_warning']:g}, p={pval:.2g}); median {np.median(b):.4g} vs "
+                f"{np.median(a):.4g} ({direction})",
+        examples=[{"split": other.name, "column": column, "mean": float(np.mean(b)), "median": float(np.median(b)),
+                   "reference_mean": float(np.mean(a)), "reference_median": float(np.median(a))}],
+        details={"test": "ks_2samp", "statistic": d, "p_value": pval, "threshold_warning": p["ks_warning"],
+                 "threshold_error": p["ks_error"], "alpha": p["alpha"], "wasserstein": w,
+                 "wasserstein_over_std": w / sd, "standardized_mean_difference": smd, "psi": psi(a, b),
+                 "quantiles": q, "reference_quantiles": qa.tolist(), "split_quantiles": qb.tolist(),
+                 "samples": [len(a), len(b)], "reference": ref.name},
+    )
+
+
+@register_check({"distribution_shift": DEFAULTS})
+def distribution_shift(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
+    """Covariate shift per feature and split, with effect sizes and thresholds in details."""
+    p = ctx.params("distribution_shift")
+    ref = stats.reference
+    if ref is None or ref.rows == 0:
+        return
+    skip = {stats.label_column, *stats.id_columns}
+    sentinels = ctx.config.sentinels
+    for other in stats.others:
+        if other.rows == 0:
+            continue
+        for name, col in ref.columns.items():
+            if name in skip or name not in other.columns:
+                continue
+            kind = col.kind
+            if name == stats.text_column or kind == "text":
+                f = _numeric_finding(ref, other, name, length_sample(ref, name), length_sample(other, name), p,
+                                     "the length of text column")
+                if f:
+                    yield f
+                continue
+            if kind == "numeric" and other.columns[name].kind in ("numeric", "empty"):
+                f = _numeric_finding(ref, other, name, numeric_sample(ref, name, sentinels),
+                                     numeric_sample(other, name, sentinels), p,
+                                     "image statistic" if ref.kind == "image" else "feature")
+                if f:
+                    yield f
+            elif kind == "categorical" and col.values and other.columns[name].values:
+                a, b = col.values, other.columns[name].values
+                assert a is not None and b is not None
+                if min(sum(a.values()), sum(b.values())) < p["min_samples"]:
+                    continue
+                tvd, pval, v = categorical_shift(a, b)
+                if tvd < p["tvd_warning"] or pval >= p["alpha"]:
+                    continue
+                ta, tb = sum(a.values()), sum(b.values())
+                moved = sorted(a.keys() | b.keys(), key=lambda k: -abs(b.get(k, 0) / tb - a.get(k, 0) / ta))
+                yield Finding(
+                    check="distribution_shift",
+                    severity=Severity.ERROR if tvd >= p["tvd_error"] else Severity.WARNING,
+                    split=other.name, column=name, count=tb, fraction=None,
+                    message=f"feature {name!r} has different category frequencies in {other.name} than in "
+                            f"{ref.name}: total variation {tvd:.3f} (threshold {p['tvd_warning']:g}, p={pval:.2g})",
+                    examples=[{"split": other.name, "column": name, "value": k, "share": round(b.get(k, 0) / tb, 4),
+                               "reference_share": round(a.get(k, 0) / ta, 4)} for k in moved[:5]],
+                    details={"test": "chi_square", "statistic": tvd, "statistic_name": "total_variation_distance",
+                             "p_value": pval, "cramers_v": v, "threshold_warning": p["tvd_warning"],
+                             "threshold_error": p["tvd_error"], "alpha": p["alpha"], "reference": ref.name},
+                )

@@ -1,0 +1,70 @@
+"""The command line: a thin shell over the library.
+
+Every module of :mod:`dataaudit.commands` that defines ``register(subparsers)``
+adds its subcommand; command modules import nothing heavy at import time. Errors
+are mapped to exit codes here: 2 with a one-line message for anything that kept
+the command from running, never a traceback (``DATAAUDIT_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from dataaudit._version import __version__
+from dataaudit.errors import DataauditError, redact
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"dataaudit: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import dataaudit.commands as commands
+
+    parser = _Parser(prog="dataaudit", description="Audit machine-learning training data before training.")
+    parser.add_argument("--version", action="version", version=f"dataaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: (m.name != "scan", m.name)):
+        module = importlib.import_module(f"dataaudit.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dataaudit`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(run(args))
+    except DataauditError as exc:
+        sys.stderr.write(f"dataaudit: error: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("dataaudit: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("DATAAUDIT_DEBUG"):
+            raise
+        sys.stderr.write(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
+                         "(set DATAAUDIT_DEBUG=1 for the traceback and report it)\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands: one module each, defining ``register(subparsers)``; light at import."""

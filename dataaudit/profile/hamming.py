@@ -1,0 +1,220 @@
+"""Pairs of 64-bit hashes within a Hamming radius, without comparing all pairs.
+
+Multi-index hashing (Norouzi, Punjani and Fleet, 2012): split the 64 bits into
+``m`` chunks. If two hashes differ in at most ``r`` bits, then by the pigeonhole
+principle at least one chunk differs in at most ``s = r // m`` bits. For each
+chunk we bucket the hashes by chunk value (a dense count table, so a lookup is one
+gather), probe every bucket within ``s`` bit flips of each hash's chunk, and
+verify the candidates with a full 64-bit popcount. ``m`` is chosen from a cost
+model of the probes and the expected random candidates for the number of hashes,
+so 1,000,000 hashes at radius 8 take three 21-bit chunks with radius-2 probes.
+
+Small inputs are compared exhaustively (vectorised), which is faster there and
+gives the reference the index is tested against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+DEFAULT_RADIUS = 8
+"""Default radius for 64-bit DCT pHash (see ``sample_data/images_README.md`` for the measurements)."""
+
+BRUTE_FORCE_PAIRS = 4_000_000
+"""Below this many pairs, compare all pairs directly."""
+
+_MAX_CHUNK_BITS = 24
+
+
+def popcount64(x: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64 value."""
+    x = np.asarray(x, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).astype(np.int64)
+    # SWAR fallback for numpy < 2.0
+    with np.errstate(over="ignore"):
+        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return ((x * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+
+
+def _ball(bits: int, radius: int) -> np.ndarray:
+    """Every ``bits``-bit mask with at most ``radius`` bits set (0 first)."""
+    masks = [0]
+    for k in range(1, min(radius, bits) + 1):
+        for combo in itertools.combinations(range(bits), k):
+            masks.append(sum(1 << b for b in combo))
+    return np.asarray(masks, dtype=np.uint64)
+
+
+def _ball_size(bits: int, radius: int) -> int:
+    return sum(math.comb(bits, k) for k in range(0, min(radius, bits) + 1))
+
+
+def _chunks(m: int) -> list[tuple[int, int]]:
+    """``m`` contiguous (shift, bits) chunks covering 64 bits, sizes differing by at most one."""
+    base, extra = divmod(64, m)
+    out, shift = [], 0
+    for i in range(m):
+        bits = base + (1 if i < extra else 0)
+        out.append((shift, bits))
+        shift += bits
+    return out
+
+
+def _plan(n_index: int, n_query: int, radius: int) -> int:
+    """The number of chunks ``m`` with the lowest estimated cost."""
+    best_m, best_cost = 0, math.inf
+    for m in range(1, 65):
+        bits = math.ceil(64 / m)
+        if bits > _MAX_CHUNK_BITS:
+            continue
+        s = radius // m
+        probes = _ball_size(bits, s)
+        # per probe: a few passes over the queries, plus verifying random candidates
+        cost = m * probes * (n_query * 6.0 + n_query * n_index / 2.0**bits * 3.0 + 2.0**bits * 0.0)
+        cost += m * (2.0**bits + n_index * 4.0)
+        if cost < best_cost:
+            best_m, best_cost = m, cost
+        if s == 0 and bits < 8:
+            break
+    return best_m or 64
+
+
+def _brute(a: np.ndarray, b: np.ndarray | None, radius: int) -> np.ndarray:
+    out: list[np.ndarray] = []
+    other = a if b is None else b
+    step = max(1, BRUTE_FORCE_PAIRS // max(len(other), 1))
+    for start in range(0, len(a), step):
+        block = a[start : start + step]
+        d = popcount64(block[:, None] ^ other[None, :])
+        i, j = np.nonzero(d <= radius)
+        i = i + start
+        if b is None:
+            keep = j < i
+            i, j = i[keep], j[keep]
+        out.append(np.stack([i, j, d[i - start, j]], axis=1).astype(np.int64))
+    if not out:
+        return np.zeros((0, 3), dtype=np.int64)
+    return np.concatenate(out)
+
+
+def _chunk_pairs(
+    index: np.ndarray, queries: np.ndarray, self_join: bool, shift: int, bits: int, flips: np.ndarray, radius: int
+) -> list[np.ndarray]:
+    """Verified pairs whose ``(shift, bits)`` chunks differ by one of ``flips``."""
+    mask_bits = np.uint64((1 << bits) - 1)
+    ikey = ((index >> np.uint64(shift)) & mask_bits).astype(np.int32)
+    order = np.argsort(ikey, kind="stable")
+    skey = ikey[order]
+    shash = index[order]
+    counts = np.bincount(skey, minlength=1 << bits).astype(np.int32)
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    if self_join:
+        qkey, qhash, qpos = skey, shash, np.arange(len(skey), dtype=np.int64)
+    else:
+        qkey = ((queries >> np.uint64(shift)) & mask_bits).astype(np.int32)
+        qhash, qpos = queries, np.arange(len(queries), dtype=np.int64)
+    # For a self-join, a pair (i, j) is reached from i and from j with the same flip;
+    # probe only from the side whose key has the flip's top bit clear (the smaller key).
+    by_top: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    found: list[np.ndarray] = []
+    for flip in flips.tolist():
+        if self_join and flip:
+            top = flip.bit_length() - 1
+            if top not in by_top:
+                sel = np.flatnonzero((qkey >> top) & 1 == 0)
+                by_top[top] = (sel, qkey[sel])
+            src, keys = by_top[top]
+        else:
+            src, keys = qpos, qkey
+        probe = keys ^ np.int32(flip)
+        c = counts[probe]
+        hit = np.flatnonzero(c)
+        if len(hit) == 0:
+            continue
+        src, c, first = src[hit], c[hit].astype(np.int64), starts[probe[hit]]
+        total = int(c.sum())
+        ends = np.cumsum(c)
+        pos = np.arange(total, dtype=np.int64) + np.repeat(first - (ends - c), c)
+        cand_i = np.repeat(src, c)
+        d = popcount64(qhash[cand_i] ^ shash[pos])
+        ok = d <= radius
+        if self_join:
+            ok &= cand_i != pos
+        if ok.any():
+            ci, cj = cand_i[ok], order[pos[ok]].astype(np.int64)
+            if self_join:
+                ci = order[ci].astype(np.int64)
+                ci, cj = np.maximum(ci, cj), np.minimum(ci, cj)
+            found.append(np.stack([ci, cj, d[ok]], axis=1))
+    return found
+
+
+def _mih(a: np.ndarray, b: np.ndarray | None, radius: int, threads: int | None = None) -> np.ndarray:
+    index = a if b is None else b
+    m = _plan(len(index), len(a), radius)
+    s = radius // m
+    jobs: list[tuple[int, int, np.ndarray]] = []
+    for shift, bits in _chunks(m):
+        flips = _ball(bits, s)
+        # two jobs per chunk so that the threads stay busy to the end
+        half = (len(flips) + 1) // 2
+        for part in (flips[:half], flips[half:]):
+            if len(part):
+                jobs.append((shift, bits, part))
+    workers = threads if threads is not None else min(len(jobs), os.cpu_count() or 1)
+
+    def run(job: tuple[int, int, np.ndarray]) -> list[np.ndarray]:
+        shift, bits, flips = job
+        return _chunk_pairs(index, a, b is None, shift, bits, flips, radius)
+
+    found: list[np.ndarray] = []
+    if workers > 1:
+        # numpy releases the GIL in the gathers and ufuncs that dominate here
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(run, jobs):
+                found.extend(part)
+    else:
+        for job in jobs:
+            found.extend(run(job))
+    if not found:
+        return np.zeros((0, 3), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    code = pairs[:, 0] * np.int64(len(index)) + pairs[:, 1]
+    _, first_idx = np.unique(code, return_index=True)
+    return pairs[np.sort(first_idx)]
+
+
+def near_pairs(a: np.ndarray, b: np.ndarray | None = None, radius: int = DEFAULT_RADIUS) -> np.ndarray:
+    """Index pairs of hashes within ``radius`` bits of each other.
+
+    With ``b`` ``None``: rows ``(i, j, distance)`` for every pair of positions of
+    ``a`` with ``j < i``. With ``b``: rows ``(i, j, distance)`` with ``i`` a
+    position in ``a`` and ``j`` one in ``b``. Rows are sorted by ``(i, j)``; the
+    result has shape ``(m, 3)`` and dtype int64. Exact (no pair is missed).
+    """
+    if radius < 0:
+        raise ValueError("radius must be >= 0")
+    a = np.ascontiguousarray(a, dtype=np.uint64)
+    bb = None if b is None else np.ascontiguousarray(b, dtype=np.uint64)
+    n_other = len(a) if bb is None else len(bb)
+    if len(a) == 0 or n_other == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    if radius >= 64:
+        radius = 64
+    if len(a) * n_other <= BRUTE_FORCE_PAIRS or radius >= 32:
+        pairs = _brute(a, bb, radius)
+    else:
+        pairs = _mih(a, bb, radius)
+    if len(pairs) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return np.ascontiguousarray(pairs[order], dtype=np.int64)

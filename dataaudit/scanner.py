@@ -1,0 +1,168 @@
+"""The scan pipeline behind ``dataaudit.scan``: source -> one pass of statistics -> checks -> report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dataaudit.checks.registry import CheckContext, iter_specs
+from dataaudit.config import Config, build_config
+from dataaudit.errors import UsageError
+from dataaudit.profile.dataset import DatasetStats, profile_dataset
+from dataaudit.report.model import Finding, Report, Severity
+from dataaudit.sources import open_source
+from dataaudit.sources.base import Batch, Dataset
+
+
+def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | None = None) -> list[Finding]:
+    """Every registered check on ``stats``; ignores and severity overrides applied."""
+    ctx = CheckContext(config=config, extras=extras or {})
+    findings: list[Finding] = []
+    for spec in iter_specs():
+        if all(i in config.ignore for i in spec.ids):
+            continue
+        findings.extend(f for f in spec.func(stats, ctx))
+    return apply_policy(findings, config)
+
+
+def apply_policy(findings: list[Finding], config: Config) -> list[Finding]:
+    out = []
+    for f in findings:
+        if f.check in config.ignore:
+            continue
+        if f.check in config.severity:
+            f.severity = config.severity[f.check]
+        out.append(f)
+    return out
+
+
+def parse_floats(text: str | list[float] | None, what: str) -> list[float] | None:
+    if text is None:
+        return None
+    if isinstance(text, list):
+        return [float(x) for x in text]
+    try:
+        return [float(x) for x in str(text).replace(" ", "").split(",") if x]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated numbers, e.g. 0.485,0.456,0.406") from None
+
+
+def supplied_normalization(artefact: str | Path | None, mean: Any, std: Any) -> dict[str, Any] | None:
+    """What ``--artefact`` or ``--mean/--std`` say the training code will apply."""
+    m, s = parse_floats(mean, "--mean"), parse_floats(std, "--std")
+    if (m is None) != (s is None):
+        raise UsageError("--mean and --std go together")
+    if m is not None and s is not None and len(m) != len(s):
+        raise UsageError("--mean and --std need the same number of values")
+    out: dict[str, Any] | None = None
+    if artefact is not None:
+        from dataaudit.fit import load_artefact
+        from dataaudit.fit import supplied_normalization as from_artefact
+
+        out = from_artefact(load_artefact(artefact))
+    if m is not None:
+        out = dict(out or {})
+        out["image"] = {"mean": m, "std": s}
+    return out
+
+
+@contextmanager
+def _progress(dataset: Dataset, config: Config) -> Iterator[Callable[[Batch], None] | None]:
+    if not config.progress or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    console = Console(stderr=True)
+    columns: list[Any] = [TextColumn("[bold]scanning[/] {task.fields[split]}"), BarColumn()]
+    if dataset.total_bytes:
+        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    else:
+        columns += [TextColumn("{task.fields[rows]:,} rows")]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("scan", total=dataset.total_bytes or None, split="", rows=0)
+        rows = 0
+
+        def on_batch(batch: Batch) -> None:
+            nonlocal rows
+            if batch.frame is not None:
+                rows += batch.frame.height
+            elif isinstance(batch.payload, list):
+                rows += len(batch.payload)
+            bar.update(task, advance=batch.nbytes, split=batch.split, rows=rows)
+
+        yield on_batch
+
+
+def scan(
+    path: str | Path,
+    *,
+    config: Config | None = None,
+    config_file: str | None = None,
+    expectations: str | Path | None = None,
+    baseline: str | Path | None = None,
+    artefact: str | Path | None = None,
+    mean: Any = None,
+    std: Any = None,
+    **options: Any,
+) -> Report:
+    """Audit the dataset at ``path`` and return the :class:`~dataaudit.report.Report`.
+
+    ``options`` are :class:`~dataaudit.config.Config` fields (``label``, ``fail_on``,
+    ``max_examples``, ``params={"distribution_shift": {"ks_warning": 0.2}}``, ...).
+    """
+    start = time.perf_counter()
+    cfg = config if config is not None else build_config(str(path), config_file, **options)
+    extras: dict[str, Any] = {}
+    normalization = supplied_normalization(artefact, mean, std)
+    if normalization:
+        extras["normalization"] = normalization
+    dataset = open_source(path, cfg)
+    validator = None
+    if expectations is not None:
+        from dataaudit.expectations.validate import SuiteValidator
+
+        validator = SuiteValidator(expectations, dataset, cfg)
+    with _progress(dataset, cfg) as show:
+        def on_batch(batch: Batch) -> None:
+            if validator is not None:
+                validator.update(batch)
+            if show is not None:
+                show(batch)
+
+        stats = profile_dataset(dataset, cfg, on_batch=on_batch if (validator or show) else None)
+    findings = run_checks(stats, cfg, extras)
+    if validator is not None:
+        findings += apply_policy(validator.findings(), cfg)
+    splits: dict[str, dict[str, Any]] = {}
+    for split in stats.ordered:
+        info: dict[str, Any] = {"rows": split.rows, "files": split.files[:50]}
+        if split.record_problem_counts:
+            info["malformed_records"] = sum(split.record_problem_counts.values())
+        if split.file_problems:
+            info["unreadable_files"] = len(split.file_problems)
+        splits[split.name] = info
+    if not splits:
+        splits = {"train": {"rows": 0}}
+    notes = list(stats.notes)
+    if stats.partial:
+        notes.append("partial scan: each split was read only up to --max-rows rows")
+    report = Report(
+        source=str(path), modality=stats.modality, splits=splits, findings=findings,
+        label_column=stats.label_column, fail_on=cfg.fail_on, detected=stats.detected, notes=notes,
+        partial=stats.partial, max_examples=cfg.max_examples, stats=stats,
+    )
+    if baseline is not None:
+        from dataaudit.baseline import apply_baseline
+
+        report = apply_baseline(report, baseline)
+    report.duration_s = time.perf_counter() - start
+    return report
+
+
+__all__ = ["Severity", "run_checks", "scan"]

@@ -1,0 +1,100 @@
+"""Layout detection and streaming readers, one module per kind of source.
+
+:func:`open_source` is the single entry point: it looks at what it was given and
+returns a :class:`~dataaudit.sources.base.Dataset` ready to stream.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dataaudit.errors import SourceError, UsageError
+from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProblem, SplitInfo, canonical_split
+
+if TYPE_CHECKING:
+    from dataaudit.config import Config
+
+__all__ = ["ROW", "Batch", "Dataset", "FileProblem", "RecordProblem", "SplitInfo", "canonical_split", "open_source"]
+
+
+def open_source(path: str | Path, config: Config, splits: list[str] | None = None) -> Dataset:
+    """Recognise the dataset at ``path`` (a folder, a file or ``hf://ns/name``).
+
+    ``splits`` restricts what is read (``["train"]`` for fitting): other splits are
+    never opened.
+    """
+    wanted = {canonical_split(s) or s for s in splits} if splits else None
+    spec = str(path)
+    if spec.startswith("hf://"):
+        from dataaudit.sources.hub import open_hub
+
+        return _restrict(open_hub(spec, config), wanted)
+    if "://" in spec:
+        raise UsageError(f"{spec}: unsupported URL scheme (use a local path or hf://NAMESPACE/NAME)")
+    p = Path(spec).expanduser()
+    if not p.exists():
+        raise SourceError("no such file or folder", spec)
+    if not (p.is_dir() or p.is_file()):
+        raise SourceError("not a regular file or folder", spec)
+    try:
+        if p.is_dir():
+            next(iter(p.iterdir()), None)
+        else:
+            with open(p, "rb"):
+                pass
+    except PermissionError:
+        raise SourceError("permission denied", spec) from None
+    if p.is_dir() and config.modality != "image":
+        if _is_hub_folder(p):
+            from dataaudit.sources.hub import open_hub
+
+            return _restrict(open_hub(str(p), config), wanted)
+    if config.modality != "image":
+        from dataaudit.sources.tables import detect_tables
+
+        found = detect_tables(p, config, wanted)
+        if found is not None:
+            return _restrict(found, wanted)
+    if p.is_dir():
+        images = _detect_images(p, config)
+        if images is not None:
+            return _restrict(images, wanted)
+    raise SourceError(
+        "no dataset found: expected table files (.csv .tsv .txt .parquet .jsonl, optionally .gz/.zst) "
+        "or image folders (see dataset-layouts.md)", spec)
+
+
+def _restrict(ds: Dataset, wanted: set[str] | None) -> Dataset:
+    if wanted is None:
+        return ds
+    inner = ds.read
+
+    def read():  # type: ignore[no-untyped-def]
+        for batch in inner():
+            if batch.split in wanted:
+                yield batch
+
+    ds.read = read
+    ds.splits = {k: v for k, v in ds.splits.items() if k in wanted}
+    return ds
+
+
+def _is_hub_folder(p: Path) -> bool:
+    try:
+        from dataaudit.sources.hub import is_hub_folder
+    except ModuleNotFoundError as exc:  # pragma: no cover - during development only
+        if exc.name == "dataaudit.sources.hub":
+            return False
+        raise
+    return is_hub_folder(p)
+
+
+def _detect_images(p: Path, config: Config) -> Dataset | None:
+    try:
+        from dataaudit.sources.images import detect_images
+    except ModuleNotFoundError as exc:  # pragma: no cover - during development only
+        if exc.name == "dataaudit.sources.images":
+            return None
+        raise
+    return detect_images(p, config)
