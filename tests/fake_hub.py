@@ -1,0 +1,495 @@
+"""A loopback Hugging Face Hub for the test suite.
+
+:class:`FakeHub` is a real HTTP server (``ThreadingHTTPServer`` on ``127.0.0.1``,
+ephemeral port) that speaks the part of the Hub's API that ``huggingface_hub`` and
+``datasets`` use to log in and to stream a dataset:
+
+- ``GET /api/whoami-v2``
+- ``GET /api/datasets/NS/NAME`` and ``GET /api/datasets/NS/NAME/revision/REV``
+- ``GET /api/datasets/NS/NAME/tree/REV[/PATH]`` (``recursive``, ``expand``)
+- ``POST /api/datasets/NS/NAME/paths-info/REV``
+- ``HEAD``/``GET /datasets/NS/NAME/resolve/REV/PATH`` with ``Range`` support
+
+Access control follows the Hub: an unknown token is a 401 ``Invalid credentials
+in Authorization header``; a missing or private repository is ``RepoNotFound``
+(401 without a token, 404 with one); a gated repository serves its metadata and
+README to everyone but its files only to users who accepted the terms
+(``GatedRepo``: 401 without a token, 403 with one). Every request is recorded
+(method, path, query, headers, status, body bytes served) so tests can assert on
+what the client sent and how much it read. Anything the server does not know is
+answered 404 and recorded as ``unhandled`` so a test can insist there was none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_BRANCH = "main"
+
+
+def _git_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class FakeRepo:
+    """One dataset repository: named revisions, each a mapping of path -> bytes."""
+
+    repo_id: str
+    revisions: dict[str, dict[str, bytes]]
+    private: bool = False
+    gated: bool = False
+    members: set[str] = field(default_factory=set)
+    """Users who can read a private repository, or who accepted a gated one's terms."""
+
+    def sha(self, revision: str) -> str:
+        digest = hashlib.sha1(self.repo_id.encode())
+        digest.update(revision.encode())
+        for path in sorted(self.revisions[revision]):
+            digest.update(path.encode() + b"\0" + self.revisions[revision][path])
+        return digest.hexdigest()
+
+    def resolve(self, revision: str | None) -> str | None:
+        """The revision name for a branch/tag name or a commit sha, ``None`` if unknown."""
+        revision = revision or DEFAULT_BRANCH
+        if revision in self.revisions:
+            return revision
+        for name in self.revisions:
+            if self.sha(name) == revision:
+                return name
+        return None
+
+
+@dataclass
+class RecordedRequest:
+    """What the client sent and what it got back."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    status: int
+    bytes_served: int
+    unhandled: bool = False
+
+
+class FakeHub:
+    """The loopback Hub. Use as a context manager, or call :meth:`start`/:meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        self.repos: dict[str, FakeRepo] = {}
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._drop_next = 0
+        self._drop_prefix = ""
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ setup
+    def add_user(self, token: str, name: str, role: str = "read", display_name: str = "dataaudit-tests") -> None:
+        """Make ``token`` a valid token of user ``name``."""
+        self.users[token] = {"name": name, "role": role, "displayName": display_name}
+
+    def add_dataset(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        private: bool = False,
+        gated: bool = False,
+        members: set[str] | None = None,
+        revisions: dict[str, dict[str, bytes]] | None = None,
+    ) -> FakeRepo:
+        """Serve a dataset repository whose ``main`` holds ``files`` (plus other named revisions)."""
+        all_revisions = {DEFAULT_BRANCH: dict(files), **(revisions or {})}
+        repo = FakeRepo(repo_id, all_revisions, private=private, gated=gated, members=set(members or ()))
+        self.repos[repo_id] = repo
+        return repo
+
+    def drop_connections(self, count: int, path_prefix: str = "") -> None:
+        """Close the next ``count`` connections whose path starts with ``path_prefix`` without answering."""
+        with self._lock:
+            self._drop_next = count
+            self._drop_prefix = path_prefix
+
+    # ---------------------------------------------------------------- queries
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def log(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self.requests)
+
+    def bytes_served(self, path_contains: str = "/resolve/") -> int:
+        """Body bytes served by requests whose path contains ``path_contains``."""
+        return sum(r.bytes_served for r in self.log() if path_contains in r.path)
+
+    def authorizations(self) -> set[str | None]:
+        return {r.headers.get("authorization") for r in self.log()}
+
+    def unhandled(self) -> list[RecordedRequest]:
+        return [r for r in self.log() if r.unhandled]
+
+    # -------------------------------------------------------------- lifecycle
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "FakeHub is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeHub:
+        hub = self
+
+        class Handler(_HubHandler):
+            fake = hub
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- helpers
+    def _take_drop(self, path: str) -> bool:
+        with self._lock:
+            if self._drop_next > 0 and path.startswith(self._drop_prefix):
+                self._drop_next -= 1
+                return True
+            return False
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _HubError(Exception):
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class _HubHandler(BaseHTTPRequestHandler):
+    fake: FakeHub
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeHub/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence stderr
+        return
+
+    # ---------------------------------------------------------------- dispatch
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        query = parse_qs(parts.query)
+        body = b""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            body = self.rfile.read(length)
+        if self.fake._take_drop(path):
+            self._record(method, path, query, 0, 0)
+            self.close_connection = True
+            # Close the socket without a response: what a dropped connection looks like.
+            self.connection.close()
+            return
+        self._unhandled = False
+        try:
+            status, headers, payload = self._route(method, path, query, body)
+        except _HubError as err:
+            status = err.status
+            payload = json.dumps({"error": err.message}).encode()
+            headers = {"Content-Type": "application/json", "X-Error-Message": err.message}
+            if err.code:
+                headers["X-Error-Code"] = err.code
+        served = 0 if method == "HEAD" else len(payload)
+        self._record(method, path, query, status, served)
+        self.send_response(status)
+        headers.setdefault("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(payload)
+
+    def _record(self, method: str, path: str, query: dict[str, list[str]], status: int, served: int) -> None:
+        self.fake._record(
+            RecordedRequest(
+                method=method,
+                path=path,
+                query=query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                status=status,
+                bytes_served=served,
+                unhandled=getattr(self, "_unhandled", False),
+            )
+        )
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        segments = [s for s in path.split("/") if s]
+        if method == "GET" and path == "/api/whoami-v2":
+            return self._whoami()
+        if len(segments) >= 4 and segments[:2] == ["api", "datasets"]:
+            repo_id = "/".join(segments[2:4])
+            rest = segments[4:]
+            if method == "GET" and not rest:
+                return self._info(repo_id, None)
+            if method == "GET" and len(rest) >= 2 and rest[0] == "revision":
+                return self._info(repo_id, "/".join(rest[1:]))
+            if method == "GET" and len(rest) >= 2 and rest[0] == "tree":
+                revision, sub = self._split_revision(repo_id, rest[1:])
+                return self._tree(repo_id, revision, sub, query)
+            if method == "POST" and len(rest) >= 2 and rest[0] == "paths-info":
+                return self._paths_info(repo_id, "/".join(rest[1:]), body)
+        if len(segments) >= 5 and segments[0] == "datasets" and segments[3] == "resolve" and method in ("GET", "HEAD"):
+            repo_id = "/".join(segments[1:3])
+            revision, file_path = self._split_revision(repo_id, segments[4:])
+            return self._resolve(method, repo_id, revision, file_path)
+        self._unhandled = True
+        raise _HubError(404, None, f"Sorry, we can't find the page you are looking for: {method} {path}")
+
+    # ----------------------------------------------------------------- access
+    def _user(self) -> dict[str, Any] | None:
+        """The caller, ``None`` when anonymous; raises 401 for a token the Hub does not know."""
+        auth = self.headers.get("Authorization")
+        if not auth:
+            return None
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or token not in self.fake.users:
+            raise _HubError(401, None, "Invalid credentials in Authorization header")
+        return self.fake.users[token]
+
+    def _repo(self, repo_id: str, *, for_files: bool = False, file_path: str = "") -> FakeRepo:
+        user = self._user()
+        repo = self.fake.repos.get(repo_id)
+        visible = repo is not None and (not repo.private or (user is not None and user["name"] in repo.members))
+        if repo is None or not visible:
+            if user is None:
+                raise _HubError(401, "RepoNotFound", "Invalid username or password.")
+            raise _HubError(404, "RepoNotFound", "Repository not found")
+        if for_files and repo.gated and file_path not in ("README.md", ".gitattributes"):
+            if user is None:
+                raise _HubError(
+                    401,
+                    "GatedRepo",
+                    f"Access to dataset {repo_id} is restricted. You must have access to it and be authenticated "
+                    "to access it. Please log in.",
+                )
+            if user["name"] not in repo.members:
+                raise _HubError(
+                    403,
+                    "GatedRepo",
+                    f"Access to dataset {repo_id} is restricted and you are not in the authorized list. "
+                    f"Visit https://huggingface.co/datasets/{repo_id} to ask for access.",
+                )
+        return repo
+
+    def _split_revision(self, repo_id: str, parts: list[str]) -> tuple[str, str]:
+        """Split ``REV/PATH...``; a revision may contain slashes (``refs/convert/parquet``)."""
+        repo = self.fake.repos.get(repo_id)
+        if repo is not None:
+            for cut in range(len(parts), 0, -1):
+                candidate = "/".join(parts[:cut])
+                if repo.resolve(candidate) is not None:
+                    return candidate, "/".join(parts[cut:])
+        return parts[0], "/".join(parts[1:])
+
+    def _revision(self, repo: FakeRepo, revision: str | None) -> str:
+        name = repo.resolve(revision)
+        if name is None:
+            raise _HubError(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        return name
+
+    # -------------------------------------------------------------- endpoints
+    def _json(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
+
+    def _whoami(self) -> tuple[int, dict[str, str], bytes]:
+        user = self._user()
+        if user is None:
+            raise _HubError(401, None, "Invalid credentials in Authorization header")
+        return self._json(
+            {
+                "type": "user",
+                "id": hashlib.md5(user["name"].encode()).hexdigest()[:24],
+                "name": user["name"],
+                "fullname": user["name"].title(),
+                "email": f"{user['name']}@example.org",
+                "emailVerified": True,
+                "isPro": False,
+                "orgs": [],
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {"displayName": user["displayName"], "role": user["role"]},
+                },
+            }
+        )
+
+    def _info(self, repo_id: str, revision: str | None) -> tuple[int, dict[str, str], bytes]:
+        repo = self._repo(repo_id)
+        name = self._revision(repo, revision)
+        files = repo.revisions[name]
+        return self._json(
+            {
+                "_id": hashlib.md5(repo_id.encode()).hexdigest()[:24],
+                "id": repo_id,
+                "author": repo_id.split("/")[0],
+                "sha": repo.sha(name),
+                "lastModified": "2026-01-01T00:00:00.000Z",
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "private": repo.private,
+                "gated": "manual" if repo.gated else False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "siblings": [{"rfilename": p} for p in sorted(files)],
+                "usedStorage": sum(len(v) for v in files.values()),
+            }
+        )
+
+    def _entries(self, repo: FakeRepo, name: str, expand: bool) -> dict[str, dict[str, Any]]:
+        files = repo.revisions[name]
+        out: dict[str, dict[str, Any]] = {}
+        for path, data in files.items():
+            entry: dict[str, Any] = {"type": "file", "oid": _git_oid(data), "size": len(data), "path": path}
+            if not path.endswith((".md", ".json", ".yaml", ".gitattributes")):
+                entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+            if expand:
+                entry["lastCommit"] = {"id": repo.sha(name), "title": "Upload", "date": "2026-01-01T00:00:00.000Z"}
+            out[path] = entry
+            parent = path.rsplit("/", 1)[0] if "/" in path else ""
+            while parent:
+                dir_entry: dict[str, Any] = {"type": "directory", "oid": _git_oid(parent.encode()), "size": 0, "path": parent}
+                if expand:
+                    dir_entry["lastCommit"] = entry.get("lastCommit")
+                out.setdefault(parent, dir_entry)
+                parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+        return out
+
+    def _tree(
+        self, repo_id: str, revision: str, sub: str, query: dict[str, list[str]]
+    ) -> tuple[int, dict[str, str], bytes]:
+        repo = self._repo(repo_id)
+        name = self._revision(repo, revision)
+        recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
+        expand = query.get("expand", ["false"])[0].lower() in ("1", "true")
+        entries = self._entries(repo, name, expand)
+        sub = sub.strip("/")
+        if sub and (sub not in entries or entries[sub]["type"] != "directory"):
+            raise _HubError(404, "EntryNotFound", f"{sub} does not exist on \"{revision}\"")
+        prefix = f"{sub}/" if sub else ""
+        listing = []
+        for path, entry in sorted(entries.items()):
+            if not path.startswith(prefix):
+                continue
+            if not recursive and "/" in path[len(prefix):]:
+                continue
+            listing.append(entry)
+        # Directories first, like the Hub's "tree first" order.
+        listing.sort(key=lambda e: (e["type"] != "directory", e["path"]))
+        return self._json(listing)
+
+    def _paths_info(self, repo_id: str, revision: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        repo = self._repo(repo_id)
+        name = self._revision(repo, revision)
+        content_type = self.headers.get("Content-Type", "")
+        if "json" in content_type:
+            form = json.loads(body or b"{}")
+            paths = form.get("paths", [])
+            expand = bool(form.get("expand", False))
+        else:
+            parsed = parse_qs(body.decode())
+            paths = parsed.get("paths", [])
+            expand = parsed.get("expand", ["false"])[0].lower() in ("1", "true")
+        entries = self._entries(repo, name, expand)
+        return self._json([entries[p.strip("/")] for p in paths if p.strip("/") in entries])
+
+    def _resolve(self, method: str, repo_id: str, revision: str, file_path: str) -> tuple[int, dict[str, str], bytes]:
+        repo = self._repo(repo_id, for_files=True, file_path=file_path)
+        name = self._revision(repo, revision)
+        files = repo.revisions[name]
+        if file_path not in files:
+            raise _HubError(404, "EntryNotFound", f"{file_path} does not exist on \"{revision}\"")
+        data = files[file_path]
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{_git_oid(data)}"',
+            "X-Repo-Commit": repo.sha(name),
+            "Last-Modified": datetime(2026, 1, 1, tzinfo=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        }
+        rng = self.headers.get("Range")
+        if rng is None:
+            return 200, headers, data
+        span = _parse_range(rng, len(data))
+        if span is None:
+            headers["Content-Range"] = f"bytes */{len(data)}"
+            return 416, headers, b""
+        start, end = span
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        return 206, headers, data[start : end + 1]
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> inclusive (start, end), ``None`` if unsatisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    if first == "":
+        if not last:
+            return None
+        length = int(last)
+        if length <= 0 or size == 0:
+            return None
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+def iter_requests(hub: FakeHub, method: str | None = None, contains: str = "") -> Iterator[RecordedRequest]:
+    """Recorded requests filtered by method and a substring of the path."""
+    for request in hub.log():
+        if (method is None or request.method == method) and contains in request.path:
+            yield request
