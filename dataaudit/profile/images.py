@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xxhash
 
+from dataaudit.errors import DataauditError
 from dataaudit.profile.columns import ColumnStats
 from dataaudit.profile.hashes import ItemHashes
 from dataaudit.profile.labels import LabelStats
@@ -72,6 +73,8 @@ TASK_ITEMS = 32
 INFLIGHT_PER_WORKER = 4
 INLINE_MAX = 64
 """Datasets with fewer images are decoded in this process (no pool start-up)."""
+MAX_CONSECUTIVE_CRASHES = 3
+"""Worker deaths in a row, with no image decoded between them, before the scan gives up."""
 
 NUMERIC_COLUMNS: tuple[str, ...] = (
     "width", "height", "aspect", "brightness",
@@ -79,6 +82,9 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 """Per-image figures kept as numeric columns (and in the row sample)."""
 _INT_COLUMNS = frozenset({"width", "height"})
+
+_EFFECTIVE_CHANNELS = {"P": 3, "PA": 4}
+"""Palette images decode to RGB(A): count the channels a loader will see."""
 
 _PHASH_N = 32
 _k = np.arange(8)[:, None]
@@ -138,7 +144,7 @@ def analyse_image(data: bytes) -> tuple[int, int, int, int, str, int, str, tuple
     im = Image.open(io.BytesIO(data))
     width, height = im.size
     mode, fmt = im.mode, im.format or ""
-    channels = len(im.getbands())
+    channels = _EFFECTIVE_CHANNELS.get(mode, len(im.getbands()))
     scale = 1
     if fmt == "JPEG" and min(width, height) >= DRAFT_MIN_SIDE:
         factor = min(width, height) / DRAFT_TARGET
@@ -318,17 +324,19 @@ class ImageSplitProfiler:
         self._labels: list[str | None] = []
         self._bytes = 0
         self._extra_problems: list[FileProblem] = []
+        self._crashes = 0
 
     # pool management ------------------------------------------------------------
     @classmethod
     def _get_pool(cls, workers: int) -> ProcessPoolExecutor:
         if cls._pool is None or cls._pool_size != workers:
             cls.close()
+            # fork where the platform has it (as torch's DataLoader does): workers start in
+            # milliseconds and never re-import the caller's __main__ (spawn and forkserver
+            # do, which breaks scripts without a main guard). Workers only run pillow,
+            # numpy and xxhash, none of which shares locks with the parent's thread pools.
             methods = multiprocessing.get_all_start_methods()
-            # fork is unsafe once polars/torch threads run in this process
-            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(["dataaudit.profile.images"])
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             cls._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
             cls._pool_size = workers
         return cls._pool
@@ -373,12 +381,20 @@ class ImageSplitProfiler:
 
     def _retry_alone(self, task: Task) -> None:
         """A worker died (a decoder crash): redo the task an image at a time to find the culprit."""
+        type(self).close()
         for item in task:
             pool = self._get_pool(self.workers)
             try:
                 self._absorb(pool.submit(decode_task, self.root, [item]).result())
+                self._crashes = 0
             except BrokenProcessPool:
                 type(self).close()
+                self._crashes += 1
+                if self._crashes >= MAX_CONSECUTIVE_CRASHES:
+                    raise DataauditError(
+                        f"image worker processes died {self._crashes} times in a row; "
+                        "rerun with --workers 1 to decode in the main process"
+                    ) from None
                 self._err.append((item[0], 0, "undecodable", "the image decoder crashed on this file"))
 
     def result(self) -> ImageSplitStats:
