@@ -1,0 +1,171 @@
+"""Baselines: accept the findings a team already knows about, so the gate fails only on new ones.
+
+``dataaudit baseline SOURCE -o FILE`` records the findings of a scan;
+``dataaudit scan SOURCE --baseline FILE`` then takes every finding recorded
+there out of the gate decision. Accepted findings are not hidden: they are listed
+in the report (``detected.baseline.accepted`` in JSON, a section of the HTML
+report, a note on the console) with the count the baseline recorded next to
+today's.
+
+What makes two findings "the same" is a fingerprint that ignores what drifts
+from one run to the next and keeps what the finding is about:
+
+* the check id, the split and the column;
+* the *subject*: the finding's descriptive details, i.e. the top-level entries
+  of ``details`` whose values are strings, booleans or lists of strings (the
+  statistical test used, the kind of problem, the classes concerned...); for ``expectation``
+  findings, the expectation type and its arguments (so an edited rule is a new
+  finding).
+
+Counts, fractions, statistics, p-values, examples and the message text are left
+out: 40 missing values becoming 42 is the same known problem, and a reworded
+message after an upgrade must not fail a build. Findings with equal fingerprints
+are matched as a multiset: a baseline holding one such finding accepts one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from dataaudit._version import __version__
+from dataaudit.errors import UsageError
+from dataaudit.report.model import Finding, Report, _jsonable
+
+BASELINE_VERSION = 1
+_FORMAT = "dataaudit-baseline"
+
+
+def subject(finding: Finding) -> dict[str, Any]:
+    """The canonical description of what ``finding`` is about (no counts, no figures)."""
+    details = finding.details or {}
+    if finding.check == "expectation":
+        return _jsonable({"expectation": details.get("expectation"), "kwargs": details.get("kwargs")})  # type: ignore[no-any-return]
+    out: dict[str, Any] = {}
+    for k, v in sorted(details.items()):
+        if isinstance(v, (str, bool)):
+            out[str(k)] = v
+        elif isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            out[str(k)] = sorted(v)
+    return out
+
+
+def fingerprint(finding: Finding) -> str:
+    """A stable 16-hex-digit id of a finding: check, split, column and :func:`subject`."""
+    key = [finding.check, finding.split, finding.column, subject(finding)]
+    text = json.dumps(key, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _entry(f: Finding) -> dict[str, Any]:
+    return {
+        "fingerprint": fingerprint(f),
+        "check": f.check,
+        "severity": f.severity.label,
+        "split": f.split,
+        "column": f.column,
+        "count": int(f.count),
+        "subject": subject(f),
+        "message": f.message,
+    }
+
+
+def write_baseline(report: Report, path: str | Path) -> None:
+    """Record every finding of ``report`` in the baseline file ``path`` (JSON, written atomically)."""
+    entries = sorted((_entry(f) for f in report.findings), key=lambda e: (e["check"], e["split"] or "", e["column"] or "", e["fingerprint"]))
+    doc = {
+        "format": _FORMAT,
+        "version": BASELINE_VERSION,
+        "tool": {"name": "dataaudit", "version": __version__},
+        "source": report.source,
+        "fingerprint": "sha256 of [check, split, column, subject] (see dataaudit.baseline)",
+        "findings": entries,
+    }
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UsageError(f"cannot write baseline {target}: {exc.strerror or exc}") from None
+
+
+def read_baseline(path: str | Path) -> list[dict[str, Any]]:
+    """The recorded findings of a baseline file; a missing or malformed file is a :class:`UsageError`."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--baseline {p}: no such file (write one with `dataaudit baseline SOURCE -o {p}`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--baseline {p}: cannot read: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--baseline {p}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(doc.get("findings"), list):
+        raise UsageError(f"--baseline {p}: not a dataaudit baseline (write one with `dataaudit baseline`)")
+    if doc.get("version") != BASELINE_VERSION:
+        raise UsageError(f"--baseline {p}: baseline version {doc.get('version')!r} is not supported (expected {BASELINE_VERSION})")
+    entries = []
+    for e in doc["findings"]:
+        if not isinstance(e, dict) or not isinstance(e.get("fingerprint"), str):
+            raise UsageError(f"--baseline {p}: every finding needs a 'fingerprint'")
+        entries.append(e)
+    return entries
+
+
+def apply_baseline(report: Report, path: str | Path) -> Report:
+    """A copy of ``report`` without the findings recorded in the baseline ``path``.
+
+    The accepted findings move to ``detected["baseline"]["accepted"]`` (with the
+    count the baseline recorded), baseline entries no longer found are listed as
+    ``resolved``, and a note says how many were accepted, so the gate
+    (``report.passed``) depends on new findings only.
+    """
+    entries = read_baseline(path)
+    budget: Counter[str] = Counter(e["fingerprint"] for e in entries)
+    recorded: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        recorded.setdefault(e["fingerprint"], e)
+    kept: list[Finding] = []
+    accepted: list[dict[str, Any]] = []
+    for f in report.findings:
+        fp = fingerprint(f)
+        if budget[fp] > 0:
+            budget[fp] -= 1
+            item = f.to_dict(report.max_examples)
+            item["fingerprint"] = fp
+            item["baseline_count"] = recorded[fp].get("count")
+            accepted.append(item)
+        else:
+            kept.append(f)
+    resolved = [
+        {k: recorded[fp].get(k) for k in ("fingerprint", "check", "severity", "split", "column", "message")}
+        for fp, left in sorted(budget.items())
+        for _ in range(left)
+    ]
+    detected = dict(report.detected)
+    detected["baseline"] = {
+        "path": str(path),
+        "accepted": accepted,
+        "new": len(kept),
+        "resolved": resolved,
+    }
+    notes = list(report.notes)
+    notes.append(
+        f"baseline {path}: {len(accepted)} known finding(s) accepted, {len(kept)} new, "
+        f"{len(resolved)} no longer found"
+    )
+    return dataclasses.replace(report, findings=kept, detected=detected, notes=notes)
