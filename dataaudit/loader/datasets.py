@@ -44,6 +44,17 @@ class Normalizer:
             c = self._consts[device] = (m, s)
         return c
 
+    def numpy(self, images: np.ndarray) -> np.ndarray:
+        """The same on a NumPy uint8 batch, single-threaded (for decoding threads): float32
+        IEEE operations in the same order, so the bits equal the torch result."""
+        x = images.astype(np.float32)
+        np.divide(x, np.float32(255), out=x)
+        if self.mean is not None and self.std is not None:
+            shape = (1, -1, 1, 1)
+            np.subtract(x, np.asarray(self.mean, dtype=np.float32).reshape(shape), out=x)
+            np.divide(x, np.asarray(self.std, dtype=np.float32).reshape(shape), out=x)
+        return x
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Float32 normalised copy of a uint8 ``(N, C, H, W)`` batch, on its own device."""
         x = images.to(torch.float32).div_(255)

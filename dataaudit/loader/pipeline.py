@@ -84,6 +84,9 @@ class ImageSource:
     labels: list[str | None] | None = None
     stream: Callable[[], Iterator[ImageRecord]] | None = None
     """Streams (the Hub): the split's records, read once to fill the cache."""
+    layout: str | None = None
+    folder: str = ""
+    """The split's folder relative to ``root`` (``""``: the root itself)."""
 
     @property
     def random_access(self) -> bool:
@@ -125,7 +128,9 @@ def resolve_source(source: Any, split: str, config: Any = None) -> ImageSource:
                 names.append(rec.path)
                 labels.append(rec.label)
         fp = fingerprint_files(ds.root, names, labels, {"layout": layout})
-        return ImageSource(name, split, fp, classes, ds.root, names, labels)
+        folder = str(ds.detected.get("splits", {}).get(split, "."))
+        return ImageSource(name, split, fp, classes, ds.root, names, labels, None, str(layout),
+                           "" if folder == "." else folder)  # fmt: skip
 
     root = ds.root
     detected = json.dumps({"source": ds.source, "split": split, "detected": ds.detected}, sort_keys=True, default=str)
@@ -136,8 +141,7 @@ def resolve_source(source: Any, split: str, config: Any = None) -> ImageSource:
             if batch.split == split:
                 yield from batch.payload or []
 
-    src = ImageSource(name, split, fp, classes, root, stream=records)
-    return src
+    return ImageSource(name, split, fp, classes, root, stream=records, layout=None if layout is None else str(layout))
 
 
 def _record_bytes(rec: ImageRecord, root: Path | None) -> bytes:
@@ -322,6 +326,11 @@ class TunedLoader:
         filled, codes = b.filled, b.labels
         shape = self.spec.item_shape
 
+        cuda = self.device.type == "cuda"
+        # on the CPU the decoding threads also normalise (NumPy, one thread each): torch's
+        # intra-op threads in the main process would fight them for the cores
+        host_norm = self.output == "float" and not cuda
+
         def work(idx: list[int]) -> np.ndarray:
             out = np.empty((len(idx), *shape), dtype=np.uint8)
             for j, i in enumerate(idx):
@@ -334,15 +343,14 @@ class TunedLoader:
                     raise decode_error(names[i], exc) from None
                 b.write(i, arr, int(codes[i]))
                 out[j] = arr
-            return out
+            return self.normalizer.numpy(out) if host_norm else out
 
         order = self.sampler.order()
         bs = self.batch_size
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
         if self.drop_last and batches and len(batches[-1]) < bs:
             batches.pop()
-        cuda = self.device.type == "cuda"
-        place = self._fill_place()
+        place = "worker" if host_norm else self._fill_place()
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dataaudit-decode")
         pending: deque[tuple[list[int], Future[np.ndarray]]] = deque()
         todo = iter(batches)

@@ -1,0 +1,261 @@
+"""Measure the tuned loader against a naive one (``dataaudit loader-bench`` and the benchmark).
+
+The naive loader is what a training script starts with: torchvision's
+``ImageFolder`` (or the same PIL loading for metadata layouts), ``Resize`` +
+``ToTensor`` + ``Normalize`` per image, default collation, ``num_workers=0``,
+and a ``RandomSampler`` seeded like the tuned loader's first epoch. Every batch
+of both is hashed (pixels and label names), so the report says whether they
+delivered the same samples in the same order.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from dataaudit.errors import UsageError
+
+
+@dataclass
+class Phase:
+    """One timed run over the data."""
+
+    name: str
+    items: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "items": self.items, "batches": self.batches,
+                "seconds": round(self.seconds, 4), "images_per_s": round(self.images_per_s, 1)}  # fmt: skip
+
+
+@dataclass
+class BenchResult:
+    """Naive vs tuned: throughput of each phase and whether the outputs agree."""
+
+    naive: Phase
+    first: Phase
+    cached: Phase
+    tuning_s: float
+    open_s: float
+    settings: dict[str, Any]
+    decision: dict[str, Any] | None
+    loader: dict[str, Any]
+    same_samples: bool
+    same_order: bool
+    first_mismatch: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def first_ratio(self) -> float:
+        return self.first.images_per_s / self.naive.images_per_s if self.naive.images_per_s else 0.0
+
+    @property
+    def cached_ratio(self) -> float:
+        return self.cached.images_per_s / self.naive.images_per_s if self.naive.images_per_s else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "naive": self.naive.to_dict(), "first_epoch": self.first.to_dict(), "cached_epochs": self.cached.to_dict(),
+            "first_vs_naive": round(self.first_ratio, 2), "cached_vs_naive": round(self.cached_ratio, 2),
+            "tuning_s": round(self.tuning_s, 3), "cache_open_s": round(self.open_s, 4),
+            "settings": self.settings, "decision": self.decision, "loader": self.loader,
+            "same_samples": self.same_samples, "same_order": self.same_order,
+            "first_mismatch": self.first_mismatch, "notes": self.notes,
+        }  # fmt: skip
+
+    def lines(self) -> list[str]:
+        """The human-readable report."""
+        lo = self.loader
+        img = lo["image"]
+        s = self.settings
+        out = [
+            f"source: {lo['source']} (split {lo['split']}, {lo['items']} images -> {img['height']}x{img['width']} "
+            f"{img['mode']}, batch {lo['batch_size']}, device {lo['device']})",
+            f"naive  (ImageFolder + ToTensor/Normalize, num_workers=0): {self.naive.images_per_s:10.1f} images/s",
+            f"tuned, first epoch (decode into cache, threads):          {self.first.images_per_s:10.1f} images/s"
+            f"  {self.first_ratio:5.2f}x naive",
+            f"tuned, cached epochs ({self.cached.batches} batches):                 "
+            f"{self.cached.images_per_s:10.1f} images/s  {self.cached_ratio:5.2f}x naive",
+            f"chosen settings: workers {s['num_workers']}, prefetch {s['prefetch_factor']}, "
+            f"normalise in {s['normalize']}, pin_memory {s['pin_memory']}",
+            f"tuning (once, reused by later runs): {self.tuning_s:.2f}s; cache open + verify: {self.open_s:.3f}s",
+            f"same samples as naive: {'yes' if self.same_samples else 'NO'}; "
+            f"same order (seed {lo['seed']}): {'yes' if self.same_order else 'NO'}"
+            + ("" if self.first_mismatch is None else f" (first difference at sample {self.first_mismatch})"),
+        ]
+        if self.decision:
+            for m in self.decision["measurements"]:
+                st = m["settings"]
+                what = f"{m['batches_per_s']:.1f} batches/s" if m["error"] is None else f"failed: {m['error']}"
+                out.append(f"  measured: workers {st['num_workers']}, prefetch {st['prefetch_factor']}, "
+                           f"normalise in {st['normalize']}: {what}")  # fmt: skip
+        out.extend(self.notes)
+        return out
+
+
+def _digests(images: Any, names: Sequence[str]) -> list[str]:
+    """One hash per sample: its pixels (exact bytes) and its label name."""
+    arr = images.detach().cpu().contiguous().numpy()
+    return [xxhash.xxh3_128_hexdigest(arr[i].tobytes() + b"\0" + name.encode()) for i, name in enumerate(names)]
+
+
+def _timed(name: str, batches: Iterable[Any], label_names: Callable[[Any], list[str]]) -> tuple[Phase, list[str]]:
+    phase = Phase(name)
+    digests: list[str] = []
+    hash_s = 0.0
+    t0 = time.perf_counter()
+    for images, labels in batches:
+        h0 = time.perf_counter()
+        digests.extend(_digests(images, label_names(labels)))
+        hash_s += time.perf_counter() - h0
+        phase.items += int(labels.shape[0])
+        phase.batches += 1
+    # checking the output is the benchmark's work, not the loader's
+    phase.seconds = time.perf_counter() - t0 - hash_s
+    return phase, digests
+
+
+def naive_loader(
+    root: Path, folder: str, layout: str, names: Sequence[str], labels: Sequence[str | None], size: tuple[int, int],
+    mode: str, mean: Sequence[float] | None, std: Sequence[float] | None, batch_size: int, shuffle: bool, seed: int,
+) -> tuple[Any, list[str]]:  # fmt: skip
+    """The naive DataLoader and its class names (``ImageFolder`` for class-folder layouts)."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset, RandomSampler
+    from torchvision import datasets, transforms
+
+    steps: list[Any] = [transforms.Resize(size)]
+    if mode == "L":
+        steps.insert(0, transforms.Grayscale(1))
+    steps.append(transforms.ToTensor())
+    if mean is not None and std is not None:
+        steps.append(transforms.Normalize(list(mean), list(std)))
+    tf = transforms.Compose(steps)
+    ds: Any = None
+    if layout in ("imagefolder", "class_folders") and all(lab is not None for lab in labels):
+        ds = datasets.ImageFolder(str(root / folder), transform=tf)
+        classes = list(ds.classes)
+        if [Path(p).relative_to(root).as_posix() for p, _ in ds.samples] != list(names):
+            ds = None  # ImageFolder lists other files (extensions it ignores): use the listing
+    if ds is None:
+        from torchvision.datasets.folder import pil_loader
+
+        classes = sorted({lab for lab in labels if lab is not None})
+        pos = {c: i for i, c in enumerate(classes)}
+
+        class Listed(Dataset[Any]):
+            def __len__(self) -> int:
+                return len(names)
+
+            def __getitem__(self, i: int) -> Any:
+                lab = labels[i]
+                return tf(pil_loader(str(root / names[i]))), -1 if lab is None else pos[lab]
+
+        ds = Listed()
+    sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(seed)) if shuffle else None
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=0), classes
+
+
+def run_bench(
+    source: str | Path,
+    split: str = "train",
+    artefact: Any = None,
+    size: int | Sequence[int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    batch_size: int = 64,
+    epochs: int = 3,
+    seed: int = 0,
+    shuffle: bool = True,
+    cache_dir: str | Path | None = None,
+    tune_seconds: float = 0.75,
+    log: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Naive epoch, tuned first epoch (empty cache), tuning, then ``epochs`` cached epochs
+    from a fresh ``build_loader`` (as a later run would). Without ``cache_dir`` a
+    temporary cache is used and removed, so the first epoch is really uncached."""
+    from dataaudit.loader.pipeline import build_loader, resolve_source
+
+    if epochs < 1:
+        raise UsageError("epochs must be at least 1")
+    tmp = None
+    if cache_dir is None:
+        tmp = tempfile.mkdtemp(prefix="dataaudit-bench-")
+        cache_dir = tmp
+    try:
+        kw: dict[str, Any] = dict(split=split, artefact=artefact, batch_size=batch_size, cache_dir=cache_dir,
+                                  seed=seed, shuffle=shuffle, size=size, mean=mean, std=std,
+                                  tune_seconds=tune_seconds, log=log)  # fmt: skip
+        t0 = time.perf_counter()
+        loader = build_loader(source, **kw)
+        build_s = time.perf_counter() - t0
+        notes: list[str] = []
+        if loader.cached:
+            notes.append(f"note: {loader.cache_path} was already cached: the first epoch read the cache")
+        src = loader.source
+        if src.names is None or src.root is None or src.labels is None:
+            raise UsageError("loader-bench compares against files on disk: give a local image folder")
+        spec = loader.spec
+        nmean, nstd = loader.normalizer.mean, loader.normalizer.std
+        naive, naive_classes = naive_loader(src.root, src.folder, src.layout or "", src.names, src.labels,
+                                            (spec.height, spec.width), spec.mode, nmean, nstd, batch_size,
+                                            loader.shuffle, seed)  # fmt: skip
+        classes = sorted(loader.class_index, key=loader.class_index.__getitem__)
+
+        def tuned_names(y: Any) -> list[str]:
+            return [classes[i] if i >= 0 else "" for i in y.tolist()]
+
+        def naive_names(y: Any) -> list[str]:
+            return [naive_classes[i] if i >= 0 else "" for i in y.tolist()]
+
+        if log:
+            log("naive epoch...")
+        naive_phase, naive_d = _timed("naive", naive, naive_names)
+        if log:
+            log("tuned first epoch...")
+        first_phase, first_d = _timed("first", loader, tuned_names)
+        first_phase.seconds += build_s
+        t0 = time.perf_counter()
+        settings = loader.choose_settings()
+        tuning_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = build_loader(source, **kw)
+        open_s = time.perf_counter() - t0
+        again.choose_settings()
+        if again.decision is None or not again.decision.reused:
+            notes.append("note: the second run did not reuse the recorded tuning decision")
+        again.set_epoch(0)
+        _, cached_d = _timed("check", again, tuned_names)
+        cached = Phase("cached")
+        for _ in range(epochs):
+            p, _d = _timed("cached", again, tuned_names)
+            cached.items += p.items
+            cached.batches += p.batches
+            cached.seconds += p.seconds
+        same_order = naive_d == first_d == cached_d
+        same_samples = sorted(naive_d) == sorted(first_d) == sorted(cached_d)
+        mismatch = next((i for i, (a, b) in enumerate(zip(naive_d, first_d)) if a != b), None)
+        if mismatch is None and first_d != cached_d:
+            mismatch = next((i for i, (a, b) in enumerate(zip(first_d, cached_d)) if a != b), None)
+        if mismatch is None and not (len(naive_d) == len(first_d) == len(cached_d)):
+            mismatch = min(len(naive_d), len(first_d), len(cached_d))
+        return BenchResult(naive_phase, first_phase, cached, tuning_s, open_s, settings.to_dict(),
+                           None if loader.decision is None else loader.decision.to_dict(), loader.describe(),
+                           same_samples, same_order, mismatch, notes)  # fmt: skip
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
