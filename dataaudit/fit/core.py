@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.fit.artefact import Artefact
+
+if TYPE_CHECKING:
+    from dataaudit.config import Config
 
 _SOURCE_OPTIONS = (
     "label", "split_column", "text_column", "format", "delimiter", "modality", "encoding",
@@ -19,7 +22,7 @@ def fit(
     source: str | Path,
     output: str | Path | None = None,
     *,
-    config: str | Path | None = None,
+    config: str | Path | Config | None = None,
     robust: bool = False,
     scaling: str | None = None,
     impute: str = "median",
@@ -49,9 +52,11 @@ def fit(
     ``task`` (``auto``, ``classification`` or ``regression`` for the label).
     Image options: ``image_size`` (``(width, height)`` or ``"WxH"``; default the
     median train size). Source options (``label``, ``format``, ``delimiter``,
-    ``split_column``, ``modality``, ...) are those of ``dataaudit scan``.
+    ``split_column``, ``modality``, ...) are those of ``dataaudit scan``;
+    ``config`` is a ``[tool.dataaudit]`` TOML file or a ready
+    :class:`~dataaudit.config.Config` (then source options override its fields).
     """
-    from dataaudit.config import build_config
+    from dataaudit.config import Config, build_config
     from dataaudit.sources import open_source
 
     unknown = sorted(set(source_options) - set(_SOURCE_OPTIONS))
@@ -70,11 +75,17 @@ def fit(
         raise UsageError("min_frequency must be at least 1")
     size = parse_size(image_size) if image_size is not None else None
     sentinels = source_options.pop("sentinels", None)
-    cfg = build_config(str(source), str(config) if config else None, progress=False, **source_options)
+    if isinstance(config, Config):
+        cfg = config
+        for key, value in source_options.items():
+            if value is not None:
+                setattr(cfg, key, value)
+    else:
+        cfg = build_config(str(source), str(config) if config else None, progress=False, **source_options)
     if sentinels is not None:
         cfg.sentinels = tuple(str(s) for s in sentinels)
     dataset = open_source(source, cfg, splits=["train"])
-    if "train" not in dataset.splits:
+    if dataset.splits and "train" not in dataset.splits:
         raise SourceError(
             "no train split found (fitting reads the train split only); name it train/ or train.csv, "
             "or use --split-column", str(source)

@@ -38,7 +38,11 @@ def export_torchscript(artefact_path: str | Path | Artefact, out_path: str | Pat
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    torch.jit.save(module, str(tmp))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(module, str(tmp))
     tmp.replace(out)
     return out
 
