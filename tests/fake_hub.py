@@ -156,7 +156,9 @@ class FakeHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-hub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-hub", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -493,3 +495,76 @@ def iter_requests(hub: FakeHub, method: str | None = None, contains: str = "") -
     for request in hub.log():
         if (method is None or request.method == method) and contains in request.path:
             yield request
+
+
+# --------------------------------------------------------------------------- test helpers
+def point_libraries_at(monkeypatch: Any, url: str, home: Any) -> None:
+    """Point ``huggingface_hub`` and ``datasets`` at the loopback Hub and a temporary HF_HOME.
+
+    Both libraries read ``HF_ENDPOINT``/``HF_HOME`` once, at import, into module
+    constants; a test process imports them once, so the constants are set here too
+    (restored by ``monkeypatch``). Subprocesses only need the environment.
+    """
+    import os
+
+    home = str(home)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN_PATH",
+                 "HF_HUB_CACHE", "HF_DATASETS_CACHE", "HF_OIDC_RESOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HOME", home)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+    import datasets.config as dconfig
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HOME", home)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", os.path.join(home, "hub"))
+    monkeypatch.setattr(constants, "HUGGINGFACE_HUB_CACHE", os.path.join(home, "hub"), raising=False)
+    monkeypatch.setattr(constants, "HF_ASSETS_CACHE", os.path.join(home, "assets"), raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", os.path.join(home, "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", os.path.join(home, "stored_tokens"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(dconfig, "HF_ENDPOINT", url)
+    monkeypatch.setattr(dconfig, "HUB_DATASETS_URL", url + "/datasets/{repo_id}/resolve/{revision}/{path}")
+    monkeypatch.setattr(dconfig, "HF_UPDATE_DOWNLOAD_COUNTS", False)
+    monkeypatch.setattr(dconfig, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(dconfig, "HF_CACHE_HOME", home, raising=False)
+    monkeypatch.setattr(dconfig, "HF_DATASETS_CACHE", os.path.join(home, "datasets"), raising=False)
+    monkeypatch.setattr(dconfig, "HF_MODULES_CACHE", os.path.join(home, "modules"), raising=False)
+
+
+def forget_filesystems() -> None:
+    """Drop fsspec's cached ``HfFileSystem`` instances (their listings belong to one test)."""
+    try:
+        from huggingface_hub import HfFileSystem
+
+        HfFileSystem.clear_instance_cache()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
+
+def parquet_bytes(columns: dict[str, list[Any]], row_group_size: int = 16) -> bytes:
+    """A Parquet file holding ``columns``."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table(columns), buf, row_group_size=row_group_size)
+    return buf.getvalue()
+
+
+def dataset_card(features_yaml: str = "", configs_yaml: str = "") -> bytes:
+    """A README.md whose YAML header declares ``dataset_info.features`` and ``configs``."""
+    head = ["---"]
+    if features_yaml:
+        head += ["dataset_info:", "  features:", features_yaml.rstrip("\n")]
+    if configs_yaml:
+        head += ["configs:", configs_yaml.rstrip("\n")]
+    head += ["---", "# A tiny test dataset", ""]
+    return "\n".join(head).encode()

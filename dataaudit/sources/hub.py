@@ -175,9 +175,10 @@ def _is_transient(exc: BaseException) -> bool:
         import httpx  # type: ignore[no-redef]
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    for link in _chain(exc):
-        if isinstance(link, OfflineModeIsEnabled):
-            return False
+    chain = _chain(exc)
+    if any(isinstance(link, OfflineModeIsEnabled) or "OfflineModeIsEnabled" in str(link) for link in chain):
+        return False
+    for link in chain:
         if isinstance(link, (httpx.TransportError, httpx.TimeoutException, ConnectionError, TimeoutError)):
             return True
         status = _status(link)
@@ -213,7 +214,7 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
     login_hint = "log in with `dataaudit login` (or pass --token / set HF_TOKEN)"
     has_token = ctx.token.token is not None
     for link in chain:
-        if isinstance(link, hf_errors.OfflineModeIsEnabled) or "offline mode is enabled" in str(link):
+        if isinstance(link, hf_errors.OfflineModeIsEnabled) or "OfflineModeIsEnabled" in str(link):
             return HubError("HF_HUB_OFFLINE is set, so the Hub cannot be reached: unset it to scan", ctx.spec)
     gated = next((link for link in chain if isinstance(link, hf_errors.GatedRepoError)), None)
     if gated is not None or "is a gated dataset" in text:
