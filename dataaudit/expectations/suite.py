@@ -134,10 +134,26 @@ def build_suite(data: dict[str, Any], origin: str) -> Any:
     gx = import_gx()
     try:
         with quiet_gx():
-            return gx.ExpectationSuite(**data)
+            suite = gx.ExpectationSuite(**data)
     except Exception as exc:  # GX raises many kinds for unknown types and bad kwargs
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"{origin}: invalid expectation suite: {msg}") from None
+    wanted = data.get("expectations") or []
+    if len(suite.expectations) != len(wanted):
+        # GX logs and drops expectations it does not know instead of raising.
+        from great_expectations.expectations.registry import get_expectation_impl
+
+        for exp in wanted:
+            etype = exp.get("type") if isinstance(exp, dict) else None
+            try:
+                get_expectation_impl(str(etype))
+            except Exception:
+                raise UsageError(
+                    f"{origin}: invalid expectation suite: unknown expectation type {etype!r}"
+                ) from None
+        raise UsageError(f"{origin}: invalid expectation suite: {len(wanted) - len(suite.expectations)} "
+                         "expectation(s) could not be read")
+    return suite
 
 
 def column_kinds(suite: dict[str, Any]) -> dict[str, str]:

@@ -291,7 +291,7 @@ class _Page:
             right = self._thumb(str(e["path"]), e.get("split"))
             if left is None and right is None:
                 continue
-            dist = e.get("distance", e.get("hamming"))
+            dist = next((e[k] for k in ("hamming_distance", "distance", "hamming") if k in e), None)
             extra = f'<div class="dist">distance {esc(dist)}</div>' if dist is not None else ""
             cells.append(f'<div class="pair">{left or _no_thumb(other)}<span class="eq">&harr;</span>{right or _no_thumb(e)}{extra}</div>')
         if not cells:
