@@ -344,7 +344,7 @@ class CacheBuilder:
         self.dir = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         self.dir.mkdir()
         self.count = count
-        self._maps: list[np.ndarray] = []
+        self._maps: list[np.memmap[Any, np.dtype[np.uint8]]] = []
         self._stream_labels: list[str | None] = []
         self.labels: np.ndarray | None = None
         self.filled: np.ndarray | None = None

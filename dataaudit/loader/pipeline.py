@@ -222,6 +222,7 @@ class TunedLoader:
         """Why an existing cache was discarded (``None`` if none was)."""
         self.decision: Decision | None = None
         self._dataloader: Any = None
+        self._chosen: LoaderSettings | None = settings
         self._builder: CacheBuilder | None = None
         self._builder_cleanup: Any = None
         self._next_epoch = 0
@@ -261,9 +262,7 @@ class TunedLoader:
     @property
     def settings(self) -> LoaderSettings | None:
         """The settings of the cached epochs (``None`` until chosen)."""
-        if self.forced_settings is not None:
-            return self.forced_settings
-        return None if self.decision is None else self.decision.chosen
+        return self._chosen
 
     def __len__(self) -> int:
         n = self.sampler.n
@@ -443,7 +442,7 @@ class TunedLoader:
             prefetch_factor=settings.prefetch_factor if w else None,
             persistent_workers=persistent and w > 0,
             pin_memory=settings.pin_memory and torch.cuda.is_available(),
-            collate_fn=keep_batch,
+            collate_fn=keep_batch,  # type: ignore[arg-type]
             worker_init_fn=seed_worker if w else None,
             generator=g,
         )
@@ -478,8 +477,11 @@ class TunedLoader:
 
     def choose_settings(self) -> LoaderSettings:
         """Forced settings, else the recorded decision, else measure now (or defaults with ``tune=False``)."""
-        if self.forced_settings is not None:
-            return self.forced_settings
+        if self._chosen is None:
+            self._chosen = self._choose()
+        return self._chosen
+
+    def _choose(self) -> LoaderSettings:
         if self.decision is not None:
             return self.decision.chosen
         cuda = self.device.type == "cuda"

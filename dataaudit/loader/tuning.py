@@ -237,7 +237,9 @@ def measure(settings: LoaderSettings, run: Runner, seconds: float, warmup: int =
     except StopIteration:
         m.error = "the data ran out before the measurement started" if m.batches == 0 else None
     except Exception as exc:  # any failure disqualifies the candidate, whatever it is
-        m.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        lines = [ln.strip() for ln in f"{type(exc).__name__}: {exc}".splitlines() if ln.strip()]
+        # errors from worker processes carry their traceback: keep the headline and the cause
+        m.error = (lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}")[:500]
     finally:
         close = getattr(it, "close", None)
         if close is not None:
