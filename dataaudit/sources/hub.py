@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -638,9 +640,10 @@ class _HubSource:
             stream: Any = None
             iterator: Any = None
             try:
-                stream = split.open()
-                if state is not None:
-                    stream.load_state_dict(state)
+                with _torch_left_alone():
+                    stream = split.open()
+                    if state is not None:
+                        stream.load_state_dict(state)
                 iterator = iter(stream.iter(batch_size=batch_rows))
                 for table in iterator:
                     if limit is not None and rows + table.num_rows > limit:
@@ -707,6 +710,26 @@ def open_hub(spec: str, config: Config) -> Dataset:
     return _open_local_repo(path, spec, config)
 
 
+@contextmanager
+def _torch_left_alone() -> Iterator[None]:
+    """Build ``datasets`` streams without importing torch.
+
+    With torch installed, every ``IterableDataset`` constructor imports it (about
+    three seconds) to share its epoch counter with DataLoader workers; these streams
+    never reach a DataLoader, so that import is skipped unless torch is loaded already.
+    """
+    import datasets.config as dconfig
+
+    if "torch" in sys.modules or not dconfig.TORCH_AVAILABLE:
+        yield
+        return
+    dconfig.TORCH_AVAILABLE = False
+    try:
+        yield
+    finally:
+        dconfig.TORCH_AVAILABLE = True
+
+
 def _datasets() -> Any:
     from dataaudit.errors import require
 
@@ -745,7 +768,8 @@ def _open_remote(spec: str, config: Config) -> Dataset:
         builder = datasets.load_dataset_builder(
             repo_id, name=config.config_name, revision=revision, token=token.token or False
         )
-        return builder, builder.as_streaming_dataset()
+        with _torch_left_alone():
+            return builder, builder.as_streaming_dataset()
 
     builder, streams = _with_retries("opening the dataset", ctx, load)
     return _from_builder(builder, streams, ctx, config, None, {"layout": "hub", "repo_id": repo_id})
@@ -758,7 +782,8 @@ def _open_local_repo(path: Path, spec: str, config: Config) -> Dataset:
         raise UsageError(f"--revision applies to hf:// datasets, not to the local folder {spec}")
     try:
         builder = datasets.load_dataset_builder(str(path), name=config.config_name)
-        streams = builder.as_streaming_dataset()
+        with _torch_left_alone():
+            streams = builder.as_streaming_dataset()
     except DataauditError:
         raise
     except Exception as exc:
@@ -782,7 +807,8 @@ def _from_builder(
         features = stream.features
         if features is None:
             try:
-                features = stream._resolve_features().features
+                with _torch_left_alone():
+                    features = stream._resolve_features().features
             except Exception:  # resolved again (and reported) when read
                 features = None
         info = info_splits.get(original) if hasattr(info_splits, "get") else None
