@@ -364,6 +364,7 @@ def test_pickle_bearing_artefact_is_refused(tmp_path: Path, name: str, payload: 
     assert "pwned" not in capsys.readouterr().out
 
 
+@pytest.mark.torch
 def test_torch_save_file_is_refused(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     path = tmp_path / "preprocess.pt"
@@ -393,6 +394,7 @@ def test_safetensors_with_an_insane_header_is_refused(tmp_path: Path, splits: di
         load_artefact(path)
 
 
+@pytest.mark.torch
 def test_safetensors_file_is_readable_by_the_safetensors_library(tmp_path: Path, splits: dict[str, pl.DataFrame]) -> None:
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     path = tmp_path / "preprocess.json"

@@ -677,7 +677,7 @@ def load_artefact(path: str | Path) -> Artefact:
 # --------------------------------------------------------------------------------------
 # safetensors without the library (and without executing anything)
 # --------------------------------------------------------------------------------------
-_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "I64": np.dtype("<i8")}
+_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "I64": np.dtype("<i8")}
 
 
 def encode_safetensors(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
@@ -725,7 +725,7 @@ def decode_safetensors(raw: bytes, where: str = "safetensors") -> tuple[dict[str
         w = f"{where}: tensor {name!r}"
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise ArtefactError(f"{w}: entry must have exactly dtype, shape and data_offsets")
-        dtype = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
+        dtype: np.dtype[Any] | None = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
         if dtype is None:
             raise ArtefactError(f"{w}: dtype {info['dtype']!r} is not allowed (F64, F32, I64)")
         shape, offs = info["shape"], info["data_offsets"]

@@ -86,7 +86,7 @@ def model_pixels(img: PILImage.Image, mode: str, width: int, height: int, backen
 
         t = F.pil_to_tensor(img)
         t = F.resize(t, [height, width], antialias=True)
-        return t.to(torch.float32).mul_(1.0 / 255).numpy().astype(np.float64)
+        return np.asarray(t.to(torch.float32).mul_(1.0 / 255).numpy(), dtype=np.float64)
     from PIL import Image
 
     arr = np.asarray(img.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)

@@ -5,8 +5,8 @@ mirrors the eager transforms exactly (same kernels, same order of float
 operations) so the exported module and the eager pipeline agree bit for bit.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TorchScript must see the class-level
+# buffer annotations as real types, not strings.
 from typing import Dict, List, Optional  # noqa: UP035 - TorchScript needs typing generics
 
 import torch
@@ -15,6 +15,9 @@ import torch.nn.functional as F
 
 class ImagePreprocess(torch.nn.Module):
     """uint8 image(s) -> resized, scaled, normalised float32 (see ``export.py``)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, height: int, width: int, mean: List[float], std: List[float]) -> None:  # noqa: UP006
         super().__init__()
@@ -120,8 +123,8 @@ class TablePreprocess(torch.nn.Module):
             if int(x.numel()) != n:
                 raise ValueError("column " + name + " has a different number of rows")
             ok = torch.isfinite(x)
-            for s in self.numeric_sentinels:
-                ok = ok & (x != s)
+            for sentinel in self.numeric_sentinels:
+                ok = ok & (x != sentinel)
             x = torch.where(ok, x, torch.full_like(x, self.fills[i]))
             out[:, self.numeric_slots[i]] = ((x - self.centers[i]) / self.scales[i]).to(torch.float32)
         for j in range(len(self.categorical_columns)):

@@ -73,7 +73,7 @@ def scripted_module(art: Artefact) -> Any:
         eager = _scripted.TablePreprocess(
             [c.name for c in nums], [c.fill for c in nums], [c.center for c in nums], [c.scale for c in nums],
             num_slot,
-            [c.name for c in cats], [c.fill for c in cats], [list(c.vocabulary) for c in cats],  # type: ignore[union-attr]
+            [c.name for c in cats], [c.fill for c in cats], [list(c.vocabulary) for c in cats],
             cat_slot,
             t.encoding == "onehot", pos, list(t.sentinels),
             [v for v in numeric_sentinels(list(t.sentinels)) if math.isfinite(v)],
