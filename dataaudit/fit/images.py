@@ -1,6 +1,7 @@
 """Fitting image preprocessing on the train split: target size, mode, per-channel mean/std.
 
-Two streaming passes over the train images only:
+Two streaming passes over the train images only (the source is read twice, so
+memory stays bounded whatever the number of images):
 
 1. headers (PIL reads the size and mode without decoding pixels) give the size
    distribution; the target size is the median width and height, each rounded to
@@ -17,8 +18,8 @@ not decode are skipped and counted (the scan reports them as ``corrupt_file``).
 from __future__ import annotations
 
 import io
-import statistics
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,12 +40,11 @@ GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", 
 SIZE_MULTIPLE = 8
 
 
-def _records(dataset: Dataset) -> list[ImageRecord]:
-    out: list[ImageRecord] = []
+def _records(dataset: Dataset) -> Iterator[ImageRecord]:
+    """The train records, streamed (each call reads the source again: memory stays bounded)."""
     for batch in dataset.batches():
         if batch.split == "train" and batch.payload:
-            out.extend(batch.payload)
-    return out
+            yield from batch.payload
 
 
 def _open(record: ImageRecord, dataset: Dataset) -> PILImage.Image:
@@ -58,11 +58,28 @@ def _open(record: ImageRecord, dataset: Dataset) -> PILImage.Image:
     return Image.open(io.BytesIO(read_image_bytes(record, dataset.root)))
 
 
-def choose_size(widths: list[int], heights: list[int]) -> tuple[int, int]:
+def weighted_median(counts: Counter[int]) -> float:
+    """The median of values given with their counts (mean of the two middle values when even)."""
+    total = sum(counts.values())
+    lo_rank, hi_rank = (total - 1) // 2, total // 2
+    lo = hi = None
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if lo is None and seen > lo_rank:
+            lo = value
+        if seen > hi_rank:
+            hi = value
+            break
+    assert lo is not None and hi is not None
+    return (lo + hi) / 2
+
+
+def choose_size(widths: Counter[int], heights: Counter[int]) -> tuple[int, int]:
     """``(width, height)``: the medians, each rounded to the nearest multiple of 8 (at least 8)."""
 
-    def rnd(values: list[int]) -> int:
-        med = statistics.median(values)
+    def rnd(values: Counter[int]) -> int:
+        med = weighted_median(values)
         return max(SIZE_MULTIPLE, int(round(med / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
 
     return rnd(widths), rnd(heights)
@@ -98,20 +115,23 @@ def fit_images(
     dataset: Dataset, config: Config, size: tuple[int, int] | None, options: dict[str, Any]
 ) -> Artefact:
     """Fit the image plan on the train split of ``dataset`` (see the module docstring)."""
-    records = _records(dataset)
-    if not records:
-        raise SourceError("the train split has no images to fit on", dataset.source)
     modes: Counter[str] = Counter()
-    widths: list[int] = []
-    heights: list[int] = []
-    for rec in records:
+    widths: Counter[int] = Counter()
+    heights: Counter[int] = Counter()
+    sizes: Counter[tuple[int, int]] = Counter()
+    seen = 0
+    for rec in _records(dataset):
+        seen += 1
         try:
             with _open(rec, dataset) as img:
                 modes[img.mode] += 1
-                widths.append(img.width)
-                heights.append(img.height)
+                widths[img.width] += 1
+                heights[img.height] += 1
+                sizes[img.size] += 1
         except Exception:  # noqa: BLE001 - any undecodable file is skipped, as documented
             continue
+    if not seen:
+        raise SourceError("the train split has no images to fit on", dataset.source)
     if not widths:
         raise SourceError("no train image could be read", dataset.source)
     mode = "L" if all(m in GRAY_MODES for m in modes) else "RGB"
@@ -120,16 +140,16 @@ def fit_images(
     channels = 1 if mode == "L" else 3
     moments = [Moments() for _ in range(channels)]
     labels: Counter[str] = Counter()
-    digests: list[str] = []
+    content = 0
     used = 0
     skipped: list[str] = []
-    for rec in records:
+    from PIL import Image
+
+    from dataaudit.sources.images import read_image_bytes
+
+    for rec in _records(dataset):
         try:
-            from dataaudit.sources.images import read_image_bytes
-
             raw = read_image_bytes(rec, dataset.root)
-            from PIL import Image
-
             with Image.open(io.BytesIO(raw)) as img:
                 img.load()
                 px = model_pixels(img, mode, width, height, backend)
@@ -141,7 +161,8 @@ def fit_images(
         for c in range(channels):
             v = flat[c]
             moments[c].add_summary(int(v.size), float(v.mean()), float(v.var()), float(v.min()), float(v.max()))
-        digests.append(xxhash.xxh3_64_hexdigest(raw) + ":" + (rec.label or ""))
+        # order-independent and constant-memory: the sum of per-image hashes mod 2**64
+        content = (content + xxhash.xxh3_64_intdigest(raw + b"\x00" + (rec.label or "").encode())) % 2**64
         if rec.label is not None:
             labels[rec.label] += 1
     if used == 0:
@@ -158,7 +179,7 @@ def fit_images(
         pixels=moments[0].count,
         images=used,
         size_stats={
-            "median_width": float(statistics.median(widths)), "median_height": float(statistics.median(heights)),
+            "median_width": weighted_median(widths), "median_height": weighted_median(heights),
             "min_width": float(min(widths)), "max_width": float(max(widths)),
             "min_height": float(min(heights)), "max_height": float(max(heights)),
         },  # fmt: skip
@@ -174,9 +195,9 @@ def fit_images(
         options["task"] = "classification"
     stats = {
         "images": used,
-        "content": xxhash.xxh3_128_hexdigest("\n".join(sorted(digests)).encode()),
+        "content": f"{content:016x}",
         "modes": dict(modes),
-        "sizes": sorted(Counter(zip(widths, heights)).items()),
+        "sizes": sorted([w, h, n] for (w, h), n in sizes.items()),
         "labels": sorted(labels.items()),
     }
     return Artefact(
