@@ -18,6 +18,13 @@ from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
 
+def _key_order(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Order by key, then by index (a stable sort is enough when ``index`` is ascending)."""
+    if len(index) < 2 or bool(np.all(index[1:] >= index[:-1])):
+        return np.argsort(keys, kind="stable")
+    return np.lexsort((index, keys))
+
+
 def groups(keys: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Items sharing a key: ``(order, group_start, group_size)`` over ``keys`` sorted stably.
 
@@ -27,7 +34,7 @@ def groups(keys: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     if len(keys) == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e, e
-    order = np.lexsort((index, keys))
+    order = _key_order(keys, index)
     k = keys[order]
     starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     sizes = np.diff(np.concatenate((starts, [len(k)])))
@@ -39,7 +46,7 @@ def lookup(ref_keys: np.ndarray, ref_index: np.ndarray, query: np.ndarray) -> tu
     """For each query key: is it among ``ref_keys``, and the smallest ref index holding it."""
     if len(ref_keys) == 0 or len(query) == 0:
         return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
-    order = np.lexsort((ref_index, ref_keys))
+    order = _key_order(ref_keys, ref_index)
     sk, si = ref_keys[order], ref_index[order]
     first = np.concatenate(([True], sk[1:] != sk[:-1]))
     uk, ui = sk[first], si[first]
@@ -133,10 +140,29 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _text_near(split: SplitStats) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    idx, content, _, norm = split.hashes.arrays()
-    if norm is None or len(norm) != len(idx):
+    """``(index, raw text hash, normalised text hash)`` for text splits."""
+    idx, _, _, norm = split.hashes.arrays()
+    raw = split.hashes.raw_text()
+    if norm is None or raw is None or len(norm) != len(idx):
         return None
-    return idx, content, norm
+    return idx, raw, norm
+
+
+def _near_in_groups(idx: np.ndarray, raw: np.ndarray, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items whose normalised text equals an earlier item's while the raw text differs.
+
+    Vectorised: returns ``(item, first item of its group)`` arrays.
+    """
+    order, starts, sizes = groups(norm, idx)
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    member = np.repeat(np.arange(len(starts)), sizes)
+    pos = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, sizes)]) if len(starts) < 1000 else \
+        (np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)))
+    items = order[pos]
+    firsts = order[starts[member]]
+    differs = (raw[items] != raw[firsts]) & (items != firsts)
+    return idx[items[differs]], idx[firsts[differs]]
 
 
 def _phash(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:
@@ -166,15 +192,13 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
     p = ctx.params("near_duplicates")
     for split in stats.ordered:
         pairs: list[tuple[int, int, int | None]] = []
+        extra_count = 0
         text = _text_near(split)
         if text is not None:
-            idx, content, norm = text
-            order, starts, sizes = groups(norm, idx)
-            for s, n in zip(starts, sizes):
-                first = order[s]
-                for t in range(s + 1, s + n):
-                    if content[order[t]] != content[first]:
-                        pairs.append((int(idx[order[t]]), int(idx[first]), None))
+            items, firsts = _near_in_groups(*text)
+            pairs.extend((int(a), int(b), None) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
+                                                                 firsts[: 10 * ctx.example_cap].tolist()))
+            extra_count = max(0, len(items) - 10 * ctx.example_cap)
         ph = _phash(split)
         if ph is not None:
             from dataaudit.profile.hamming import near_pairs
@@ -192,10 +216,10 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
         for item, of, dist in sorted(pairs):
             if item not in seen:
                 seen[item] = (of, dist)
-        count = len(seen)
+        count = len(seen) + extra_count
         frac = count / max(split.rows, 1)
         examples = []
-        for item, (of, dist) in list(seen.items())[: ctx.example_cap]:
+        for item, (of, dist) in sorted(seen.items())[: ctx.example_cap]:
             ex = {**split.item(item), "duplicate_of": split.item(of)}
             if dist is not None:
                 ex["hamming_distance"] = dist
@@ -223,7 +247,7 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         lt, et = _text_near(later), _text_near(earlier)
         if lt is not None and et is not None:
             l_idx, l_content, l_norm = lt
-            e_idx, e_content, e_norm = et
+            e_idx, e_content, e_norm = et  # raw text hashes: exact text copies are not near copies
             exact, _ = lookup(e_content, e_idx, l_content)
             hit, where = lookup(e_norm, e_idx, l_norm)
             for a, b in zip(l_idx[hit & ~exact], where[hit & ~exact]):

@@ -32,6 +32,8 @@ class ItemHashes:
     _content: list[np.ndarray] = field(default_factory=list)
     _label: list[np.ndarray] = field(default_factory=list)
     _norm: list[np.ndarray] = field(default_factory=list)
+    _raw: list[np.ndarray] = field(default_factory=list)
+    """Hash of the text field before normalisation (text datasets), aligned with ``_norm``."""
     _done: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
     def add(
@@ -40,6 +42,7 @@ class ItemHashes:
         content: np.ndarray,
         label: np.ndarray | None = None,
         norm: np.ndarray | None = None,
+        raw: np.ndarray | None = None,
     ) -> None:
         n = len(index)
         self._done = None
@@ -50,6 +53,7 @@ class ItemHashes:
         )
         if norm is not None:
             self._norm.append(np.asarray(norm, dtype=np.uint64))
+            self._raw.append(np.asarray(norm if raw is None else raw, dtype=np.uint64))
 
     def merge(self, other: ItemHashes) -> ItemHashes:
         if other.scheme != self.scheme:
@@ -57,8 +61,17 @@ class ItemHashes:
                 f"cannot merge statistics hashed with {other.scheme} into {self.scheme}"
             )
         idx, content, label, norm = other.arrays()
-        self.add(idx, content, label, norm)
+        self.add(idx, content, label, norm, other.raw_text())
         return self
+
+    def raw_text(self) -> np.ndarray | None:
+        """Hashes of the un-normalised text, aligned with :meth:`arrays` (``None`` if not text)."""
+        if not self._raw:
+            return None
+        if len(self._raw) > 1:
+            self._raw = [np.concatenate(self._raw)]
+        raw = self._raw[0]
+        return raw if len(raw) == len(self) else None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """``(index, content, label, norm)`` concatenated (norm is ``None`` if never given)."""
@@ -81,4 +94,4 @@ class ItemHashes:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for part in (self._index, self._content, self._label, self._norm) for a in part)
+        return sum(a.nbytes for part in (self._index, self._content, self._label, self._norm, self._raw) for a in part)

@@ -76,7 +76,7 @@ def _finding(console: Any, f: Finding, max_examples: int) -> None:
     for ex in f.examples[:max_examples]:
         console.print(f"      [dim]- {escape(_where(ex))}[/]")
     if len(f.examples) > max_examples:
-        console.print(f"      [dim]  ... {f.count - max_examples if f.count > max_examples else len(f.examples) - max_examples} more[/]")
+        console.print(f"      [dim]  ... {len(f.examples) - max_examples} more example(s) in the JSON report[/]")
 
 
 def render_summary(report: Report, file: IO[str] | None = None) -> None:

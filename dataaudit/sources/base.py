@@ -121,6 +121,8 @@ class Dataset:
     """Columns left out of content hashes (row ids, pandas index columns)."""
     exclude_columns: list[str] = field(default_factory=list)
     """Columns that are not features at all (the split column)."""
+    typed_columns: list[str] = field(default_factory=list)
+    """Delimited-text columns read as numbers (content hashes treat their text form the same)."""
     detected: dict[str, Any] = field(default_factory=dict)
     """What was guessed: layout, format, delimiter, encoding, label, modality..."""
     notes: list[str] = field(default_factory=list)

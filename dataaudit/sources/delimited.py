@@ -20,7 +20,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -183,6 +183,7 @@ class DelimitedReader:
         split: str,
         row_offset: int = 0,
         chunk_bytes: int = CHUNK_BYTES,
+        schema: dict[str, pl.DataType] | None = None,
     ) -> None:
         self.path, self.rel, self.dialect, self.split = path, rel, dialect, split
         self.row_offset = row_offset
@@ -191,6 +192,11 @@ class DelimitedReader:
         self.expected = len(dialect.header)
         self.delim = dialect.delimiter.encode()[0]
         self.others = [ord(d) for d in CANDIDATE_DELIMITERS if d != dialect.delimiter]
+        self.schema: dict[str, pl.DataType] | None = (
+            {name: schema.get(raw, pl.String) for raw, name in zip(dialect.header, self.names)} if schema else None
+        )
+        """Numeric columns typed (given for the whole dataset, else inferred from the first chunk);
+        a chunk that does not fit is read as text."""
         self.rows = 0  # data rows seen (good and bad)
         self.line = 1  # physical line number of the next record
         self.bytes_read = 0
@@ -377,17 +383,30 @@ class DelimitedReader:
         return frame.with_columns(pl.Series(ROW, row_idx, dtype=pl.Int64))
 
     def _read_body(self, body: bytes) -> pl.DataFrame:
+        """Parse well-formed records: numeric columns typed, the rest (and any misfit chunk) as text.
+
+        Typing numbers at parse time is much cheaper than parsing text columns
+        later; a chunk where a "numeric" column holds anything else (a sentinel
+        such as ``NA``, a unit, a typo) fails the typed parse and is read as text
+        instead, so every value is still seen as written.
+        """
+        common: dict[str, Any] = dict(
+            has_header=False, new_columns=self.names, separator=self.dialect.delimiter,
+            encoding="utf8-lossy", truncate_ragged_lines=True, raise_if_empty=False,
+        )
         try:
-            return pl.read_csv(
-                body,
-                has_header=False,
-                new_columns=self.names,
-                separator=self.dialect.delimiter,
-                infer_schema=False,
-                encoding="utf8-lossy",
-                truncate_ragged_lines=True,
-                raise_if_empty=False,
-            )
+            if self.schema is None:
+                probe = pl.read_csv(body, infer_schema_length=10_000, n_rows=10_000, **common)
+                self.schema = {
+                    name: (dtype if dtype in (pl.Int64, pl.Float64) else pl.String)
+                    for name, dtype in zip(self.names, probe.dtypes)
+                }
+            if any(dt != pl.String for dt in self.schema.values()):
+                try:
+                    return pl.read_csv(body, schema=self.schema, **common)
+                except pl.exceptions.PolarsError:
+                    pass
+            return pl.read_csv(body, infer_schema=False, **common)
         except pl.exceptions.PolarsError:
             return self._read_body_python(body)
 
@@ -400,3 +419,25 @@ class DelimitedReader:
                 v = r[i] if i < len(r) else None
                 cols[name].append(v if v != "" else None)
         return pl.DataFrame(cols, schema={n: pl.String for n in self.names})
+
+
+def head_schema(path: Path, dialect: Dialect, max_bytes: int = 1 << 20) -> dict[str, pl.DataType]:
+    """Column types inferred from the head of a file: Int64/Float64 for numbers, String otherwise."""
+    with open_binary(path) as fh:
+        head = fh.read(max_bytes)
+    if dialect.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        head = head.decode(dialect.encoding, errors="replace").encode()
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[3:]
+    if len(head) == max_bytes:
+        head = head[: head.rfind(b"\n") + 1]
+    try:
+        probe = pl.read_csv(head, separator=dialect.delimiter, infer_schema_length=10_000, n_rows=10_000,
+                            encoding="utf8-lossy", truncate_ragged_lines=True, ignore_errors=True,
+                            raise_if_empty=False, new_columns=None)
+    except pl.exceptions.PolarsError:
+        return {}
+    out: dict[str, pl.DataType] = {}
+    for name, dtype in zip(dialect.header, probe.dtypes):
+        out[name] = dtype if dtype in (pl.Int64, pl.Float64) else pl.String
+    return out

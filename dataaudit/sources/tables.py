@@ -19,7 +19,7 @@ import polars as pl
 
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProblem, SplitInfo, canonical_split, split_order
-from dataaudit.sources.delimited import CHUNK_BYTES, DelimitedReader, Dialect, looks_binary, open_binary, sniff
+from dataaudit.sources.delimited import CHUNK_BYTES, DelimitedReader, Dialect, head_schema, looks_binary, open_binary, sniff
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -62,6 +62,8 @@ class TableFile:
     columns: list[str] = field(default_factory=list)
     dialect: Dialect | None = None
     problem: FileProblem | None = None
+    schema: dict[str, pl.DataType] | None = None
+    """Types to read delimited text with (unified over the whole dataset)."""
 
 
 def inspect_file(path: Path, rel: str, fmt: str, split: str | None, cfg: Config) -> TableFile:
@@ -111,7 +113,7 @@ Chunk = tuple[pl.DataFrame | None, list[RecordProblem], int]
 
 def _read_delimited(tf: TableFile, split: str | None) -> Iterator[Chunk]:
     assert tf.dialect is not None
-    reader = DelimitedReader(tf.path, tf.rel, tf.dialect, split or "", chunk_bytes=CHUNK_BYTES)
+    reader = DelimitedReader(tf.path, tf.rel, tf.dialect, split or "", chunk_bytes=CHUNK_BYTES, schema=tf.schema)
     for frame, problems, nbytes in reader.frames():
         if split is None:
             problems = [RecordProblem(None, p.path, None, p.line, p.kind, p.fields, p.expected, p.text) for p in problems]
@@ -329,6 +331,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             files[split] = [inspect_file(p, _rel(p, root), table_format(p)[0], split, cfg) for p in paths]  # type: ignore[index]
 
     all_files = [tf for tfs in files.values() for tf in tfs]
+    typed = unify_schema(all_files)
     columns_by_split: dict[str, list[str]] = {}
     for split, tfs in files.items():
         cols: list[str] = []
@@ -392,8 +395,35 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
     return Dataset(
         source=str(path), root=root, modality=modality, splits=splits, label_column=label, read=read,
         text_column=text_col, id_columns=id_columns, exclude_columns=[split_column] if split_column else [],
+        typed_columns=typed,
         detected=detected, notes=notes, total_bytes=total,
     )
+
+
+def unify_schema(files: list[TableFile]) -> list[str]:
+    """Type a delimited column as a number only if it reads as one in every file's head.
+
+    One schema for the whole dataset keeps the same content hashing the same in
+    every split (a column that is text in test must be text in train too).
+    Returns the typed columns.
+    """
+    heads = [(tf, head_schema(tf.path, tf.dialect)) for tf in files
+             if tf.dialect is not None and tf.problem is None]
+    kinds: dict[str, set[pl.DataType]] = {}
+    for _, schema in heads:
+        for name, dtype in schema.items():
+            kinds.setdefault(name, set()).add(dtype)
+    unified: dict[str, pl.DataType] = {}
+    for name, dtypes in kinds.items():
+        if pl.String in dtypes:
+            unified[name] = pl.String
+        elif pl.Float64 in dtypes:
+            unified[name] = pl.Float64
+        else:
+            unified[name] = pl.Int64
+    for tf, _ in heads:
+        tf.schema = {name: unified.get(name, pl.String) for name in tf.columns}
+    return sorted(n for n, dt in unified.items() if dt != pl.String)
 
 
 def _detect_label(cfg: Config, readable: list[list[str]], by_split: dict[str, list[str]]) -> str | None:
