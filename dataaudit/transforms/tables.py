@@ -72,23 +72,36 @@ class TableTransform:
                 f"input lacks column(s) the artefact was fitted with: {', '.join(missing)} "
                 f"(expected {', '.join(self.input_columns)})"
             )
-        exprs = [e for col in self.plan.columns for e in self.expressions(col, df.schema[col.name])]
+        # one polars pass: numeric outputs and category indices; one-hot is then a
+        # scatter in numpy (an expression per vocabulary value would redo the lookup)
+        exprs = [self.column_expression(col, df.schema[col.name]).alias(f"{i}") for i, col in enumerate(self.plan.columns)]
+        n = df.height
+        out = np.zeros((n, len(self.features)), dtype=np.float32)
         if exprs:
-            out = df.select(exprs).to_numpy().astype(np.float32, copy=False)
-        else:
-            out = np.zeros((df.height, 0), dtype=np.float32)
-        out = np.ascontiguousarray(out.reshape(df.height, len(self.features)))
+            computed = df.select(exprs)
+            pos = 0
+            rows = np.arange(n)
+            for i, col in enumerate(self.plan.columns):
+                values = computed.get_column(f"{i}").to_numpy()
+                if isinstance(col, NumericColumn) or self.plan.encoding == "index":
+                    out[:, pos] = values
+                    pos += 1
+                else:
+                    k = len(col.vocabulary)
+                    idx = values.astype(np.int64)
+                    out[rows, pos + np.where(idx > 0, idx - 1, k)] = 1.0
+                    pos += k + 1
         if as_tensor:
             import torch
 
             return torch.from_numpy(out)
         return out
 
-    def expressions(self, col: NumericColumn | CategoricalColumn, dtype: pl.DataType) -> list[pl.Expr]:
-        """The polars expressions producing this column's output columns."""
+    def column_expression(self, col: NumericColumn | CategoricalColumn, dtype: pl.DataType) -> pl.Expr:
+        """Numeric: the scaled float32 value; categorical: the Int32 index (0 = unknown, 1.. = vocabulary)."""
         if isinstance(col, NumericColumn):
-            return [self._numeric(col, dtype)]
-        return self._categorical(col, dtype)
+            return self._numeric(col, dtype)
+        return self._index(col)
 
     def _numeric(self, col: NumericColumn, dtype: pl.DataType) -> pl.Expr:
         raw = pl.col(col.name)
@@ -109,20 +122,13 @@ class TableTransform:
         value = pl.when(ok).then(num).otherwise(pl.lit(col.fill, dtype=pl.Float64))
         return ((value - col.center) / col.scale).cast(pl.Float32).alias(col.name)
 
-    def _categorical(self, col: CategoricalColumn, dtype: pl.DataType) -> list[pl.Expr]:
-        raw = pl.col(col.name)
-        st = raw.cast(pl.String).str.strip_chars()
+    def _index(self, col: CategoricalColumn) -> pl.Expr:
+        st = pl.col(col.name).cast(pl.String).str.strip_chars()
         missing = st.is_null() | (st == "") | st.is_in(self.sentinels)
         value = pl.when(missing).then(pl.lit(col.fill)).otherwise(st)
-        idx = value.replace_strict(
+        return value.replace_strict(
             col.vocabulary, list(range(1, len(col.vocabulary) + 1)), default=0, return_dtype=pl.Int32
         )
-        if self.plan.encoding == "index":
-            return [idx.cast(pl.Float32).alias(col.name)]
-        names = [f"{col.name}={v}" for v in col.vocabulary]
-        out = [(idx == j + 1).cast(pl.Float32).alias(n) for j, n in enumerate(names)]
-        out.append((idx == 0).cast(pl.Float32).alias(f"{col.name}=__unknown__"))
-        return out
 
     # -- labels -----------------------------------------------------------------------
     def encode_labels(self, labels: Iterable[Any]) -> np.ndarray:
