@@ -102,7 +102,9 @@ def test_robust_scaling_centres_on_the_median_and_divides_by_the_iqr(tmp_path: P
     assert col.center == np.median(x)
     assert col.scale == pytest.approx(np.quantile(x, 0.75) - np.quantile(x, 0.25), rel=1e-12)
     assert col.fill == pytest.approx(np.mean(x), rel=1e-12)
-    assert supplied_normalization(art)["columns"]["income"] == {"kind": "robust", "median": col.center, "iqr": col.scale}
+    norm = supplied_normalization(art)
+    assert norm["columns"] == {}
+    assert norm["robust"]["income"] == {"median": col.center, "iqr": col.scale, "mean": col.mean, "std": col.std}
 
 
 def test_categorical_vocabulary_is_capped_by_frequency_with_an_unknown_bucket(

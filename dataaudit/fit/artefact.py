@@ -779,9 +779,11 @@ def supplied_normalization(artefact: Artefact) -> dict[str, Any]:
 
         {"columns": {name: {"kind": "standard", "mean": m, "std": s}}, "image": {"mean": [...], "std": [...]}}
 
-    Table columns appear only when they are standardised with mean/std (robust
-    scaling subtracts a median and divides by the IQR: ``{"kind": "robust", "median",
-    "iqr"}``). ``image`` is absent for tables.
+    With standard scaling every numeric column appears with the mean and std it is
+    standardised with. Robust scaling (median/IQR) cannot be compared with the
+    scan's moments, so those columns go under ``"robust"`` instead
+    (``{name: {"median", "iqr", "mean", "std"}}``, the train mean/std for reference)
+    and ``"columns"`` stays empty. ``image`` is absent for tables.
     """
     out: dict[str, Any] = {"columns": {}}
     if artefact.table is not None and artefact.table.scaling != "none":
@@ -789,9 +791,13 @@ def supplied_normalization(artefact: Artefact) -> dict[str, Any]:
             if not isinstance(col, NumericColumn):
                 continue
             if artefact.table.scaling == "standard":
+                if col.std == 0:
+                    continue  # constant in train: scaled by 1.0, nothing to compare
                 out["columns"][col.name] = {"kind": "standard", "mean": col.center, "std": col.scale}
             else:
-                out["columns"][col.name] = {"kind": "robust", "median": col.center, "iqr": col.scale}
+                out.setdefault("robust", {})[col.name] = {
+                    "median": col.center, "iqr": col.scale, "mean": col.mean, "std": col.std,
+                }
     if artefact.image is not None:
         out["image"] = {"mean": list(artefact.image.mean), "std": list(artefact.image.std)}
     return out
