@@ -207,6 +207,7 @@ def test_whoami_reports_hf_token_from_the_environment(cli_hub: FakeHub, tmp_path
 
 def test_the_store_is_shared_with_huggingface_hub_both_ways(cli_hub: FakeHub, tmp_path: Path) -> None:
     home = tmp_path / "home"
+    cli_hub.add_user(BOB, "bob")
     store = subprocess.run(
         [sys.executable, "-c", "import sys, huggingface_hub; huggingface_hub.login(token=sys.argv[1])", ALICE],
         env=_env(cli_hub, home), capture_output=True, text=True, timeout=60,
@@ -216,14 +217,13 @@ def test_the_store_is_shared_with_huggingface_hub_both_ways(cli_hub: FakeHub, tm
     whoami = _run(cli_hub, home, "whoami")
     assert whoami.returncode == 0 and whoami.stdout.startswith("alice"), whoami.stderr
 
-    _run(cli_hub, home, "logout")
-    login = _run(cli_hub, home, "login", "--token-stdin", stdin=ALICE)
+    login = _run(cli_hub, home, "login", "--token-stdin", stdin=BOB)
     assert login.returncode == 0, login.stderr
     read_back = subprocess.run(
-        [sys.executable, "-c", "import huggingface_hub; print(huggingface_hub.get_token() == __import__('sys').argv[1])", ALICE],
+        [sys.executable, "-c", "import sys, huggingface_hub; print(huggingface_hub.get_token() == sys.argv[1])", BOB],
         env=_env(cli_hub, home), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert read_back.stdout.strip() == "True"
+    assert read_back.stdout.strip() == "True", read_back.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pseudo-terminal test")

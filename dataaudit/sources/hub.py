@@ -582,9 +582,9 @@ class _HubSource:
             return name
         readable = [cols for cols in columns.values() if cols]
         for cand in LABEL_CANDIDATES:
-            found = [_find(cols, cand) for cols in readable]
-            if readable and all(found):
-                return found[0]
+            matches = [_find(cols, cand) for cols in readable]
+            if readable and all(matches):
+                return matches[0]
         return None
 
     def _text_column(self, features: dict[str, Any], every: list[str]) -> str | None:
