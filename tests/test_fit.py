@@ -473,3 +473,22 @@ def test_quantile_sketch_merge_equals_one_stream() -> None:
     right.update(b)
     both.update(np.concatenate([a, b]))
     assert left.merge(right).quantiles([0.5]) == both.quantiles([0.5])
+
+
+# -- closing the loop with the scan --------------------------------------------------------
+@pytest.mark.parametrize("leaky", [False, True], ids=["a train-only artefact passes", "an all-splits artefact is a leak"])
+def test_scan_checks_the_artefact_normalisation_against_train(
+    tmp_path: Path, splits: dict[str, pl.DataFrame], leaky: bool
+) -> None:
+    from dataaudit import scan
+
+    root = write_dataset(tmp_path / "ds", splits)
+    fit_on = splits if not leaky else dict(splits, train=pl.concat(list(splits.values())))
+    fit(write_dataset(tmp_path / "fit_on", fit_on), tmp_path / "p.json")
+    found = scan(root, artefact=tmp_path / "p.json").by_check("normalization_leak")
+    if not leaky:
+        assert found == []
+    else:
+        [f] = found
+        assert f.details["kind"] == "supplied_all_splits"
+        assert {e["column"] for e in f.examples} == {"age", "income"}
