@@ -15,13 +15,17 @@ Per image we compute:
   on the short side, and the content hash is over that reduced decode (plus the
   full size and the scale): two such files still hash alike exactly when their
   JPEG coefficients do;
-* a 64-bit perceptual hash (DCT pHash: 32x32 luma, the 8x8 lowest frequencies
-  against their median, as in Zauner 2010 and ``imagehash``);
-* width, height, aspect (width / height), mode, channel count, format;
-* per-channel mean and standard deviation of R, G, B on a 0-255 scale (grey
-  images give the same figure for the three), brightness (mean ITU-R 601 luma)
-  and the luma standard deviation; ``near_constant`` when the latter is below
-  :data:`NEAR_CONSTANT_STD`.
+* a 64-bit perceptual hash (DCT pHash as in Zauner 2010 and ``imagehash``: the
+  image box-averaged to 32x32 luma, its 8x8 lowest DCT frequencies against their
+  median);
+* width, height, aspect (width / height), mode, channel count (palette images
+  count as the RGB(A) they decode to), format;
+* per-channel mean and standard deviation of R, G, B on a 0-255 scale, from
+  pillow's histogram (grey images give the same figure for the three; alpha is
+  ignored), brightness (ITU-R 601 luma of the channel means) and ``pixel_std``,
+  the largest channel standard deviation; ``near_constant`` when it is below
+  :data:`NEAR_CONSTANT_STD`. Images with a side over :data:`STATS_MAX_SIDE` are
+  box-reduced first.
 
 Broken files never raise: they become :class:`~dataaudit.sources.base.FileProblem`
 of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
@@ -89,55 +93,77 @@ _EFFECTIVE_CHANNELS = {"P": 3, "PA": 4}
 _PHASH_N = 32
 _k = np.arange(8)[:, None]
 _n = np.arange(_PHASH_N)[None, :]
-_DCT8 = (np.cos(np.pi * (2 * _n + 1) * _k / (2 * _PHASH_N)) * np.sqrt(2.0 / _PHASH_N)).astype(np.float64)
+_DCT8 = np.cos(np.pi * (2 * _n + 1) * _k / (2 * _PHASH_N)) * np.sqrt(2.0 / _PHASH_N)
 _DCT8[0] /= np.sqrt(2.0)
-_BIT_WEIGHTS = (np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+_LEVELS = np.arange(256, dtype=np.float64)
+_LEVELS2 = np.stack([_LEVELS, _LEVELS * _LEVELS], axis=1)
+_LUMA = np.asarray([0.299, 0.587, 0.114])
+_HIGH_DEPTH = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
-# (index, byte_hash, content_hash, phash, width, height, mode, channels, format,
-#  means(3), stds(3), brightness, luma_std)
-OkRow = tuple[int, int, int, int, int, int, str, int, str, tuple[float, float, float], tuple[float, float, float], float, float]
-# (index, byte_hash, kind, message)
 ErrRow = tuple[int, int, str, str]
+"""``(index, byte_hash, kind, message)`` of an image that could not be analysed."""
 Task = list[tuple[int, "str | None", "bytes | None"]]
+"""``(index, path, data)`` of the images of one unit of work."""
+
+
+@dataclass
+class TaskResult:
+    """Figures of the images of one task, as columns (cheap to pickle and to merge).
+
+    Arrays are aligned with ``index`` (the images that decoded); ``errors`` lists
+    the others.
+    """
+
+    index: np.ndarray
+    byte_hash: np.ndarray
+    content: np.ndarray
+    phash: np.ndarray
+    width: np.ndarray
+    height: np.ndarray
+    channels: np.ndarray
+    means: np.ndarray
+    """(n, 3) per-channel means, R G B, 0-255."""
+    stds: np.ndarray
+    """(n, 3) per-channel standard deviations."""
+    modes: list[str]
+    formats: list[str]
+    errors: list[ErrRow]
+
+    @property
+    def brightness(self) -> np.ndarray:
+        """ITU-R 601 luma of the channel means."""
+        return np.asarray(self.means @ _LUMA, dtype=np.float64)
 
 
 # -- per-image work (runs in worker processes) ----------------------------------------
 
 
-def phash64(gray: Any) -> int:
-    """64-bit DCT perceptual hash of a pillow image (converted to luma if needed)."""
+def _to_8bit(im: Any) -> Any:
+    """``im`` as an 8-bit ``L`` or ``RGB`` image (16-bit and float scaled to 0-255)."""
     from PIL import Image
 
-    if gray.mode != "L":
-        gray = gray.convert("L")
-    small = gray.resize((_PHASH_N, _PHASH_N), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    x = np.asarray(small, dtype=np.float64)
-    low = _DCT8 @ x @ _DCT8.T
-    bits = (low > np.median(low)).ravel()
-    return int(_BIT_WEIGHTS[bits].sum(dtype=np.uint64))
-
-
-def _to_float_array(im: Any) -> np.ndarray:
-    """Pixels as float32 on a 0-255 scale, shape (h, w, 3) or (h, w)."""
     mode = im.mode
     if mode in ("L", "RGB"):
-        return np.asarray(im, dtype=np.float32)
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return im
+    if mode in _HIGH_DEPTH:
         arr = np.asarray(im, dtype=np.float32)
         if mode == "F":
             top = float(arr.max()) if arr.size else 0.0
-            return np.clip(arr * 255.0 if top <= 1.0 else arr, 0, 255)
-        return np.clip(arr / 257.0, 0, 255)
+            arr = arr * 255.0 if top <= 1.0 else arr
+        else:
+            arr = arr / 257.0
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     if mode in ("1", "LA", "La"):
-        return np.asarray(im.convert("L"), dtype=np.float32)
-    return np.asarray(im.convert("RGB"), dtype=np.float32)
+        return im.convert("L")
+    return im.convert("RGB")
 
 
-def analyse_image(data: bytes) -> tuple[int, int, int, int, str, int, str, tuple[float, float, float], tuple[float, float, float], float, float]:
-    """Figures of one encoded image (see the module docstring); raises on a broken file.
+def _decode_one(data: bytes) -> tuple[int, int, int, str, int, str, list[int], bytes]:
+    """Decode one image with pillow C calls only.
 
-    Returns ``(content_hash, phash, width, height, mode, channels, format,
-    means, stds, brightness, luma_std)``.
+    Returns ``(content_hash, width, height, mode, channels, format, histogram,
+    luma32)``: the 768-bin R, G, B histogram (grey images repeat theirs three
+    times) and the 32x32 luma thumbnail the perceptual hash is computed from.
     """
     from PIL import Image
 
@@ -151,31 +177,63 @@ def analyse_image(data: bytes) -> tuple[int, int, int, int, str, int, str, tuple
         im.draft(mode, (math.ceil(width / factor), math.ceil(height / factor)))
         scale = max(1, round(width / im.size[0]))
     im.load()
-    h = xxhash.xxh3_64()
-    h.update(f"{mode}|{width}x{height}|{scale}|".encode())
-    h.update(im.tobytes())
-    content = h.intdigest()
-    stats_im = im
-    side = max(stats_im.size)
+    content = xxhash.xxh3_64_intdigest(im.tobytes(), seed=_content_seed(mode, width, height, scale))
+    side = max(im.size)
     if side > STATS_MAX_SIDE:
-        stats_im = stats_im.reduce(math.ceil(side / STATS_MAX_SIDE))
-    arr = _to_float_array(stats_im)
-    if arr.ndim == 2:
-        m = float(arr.mean()) if arr.size else 0.0
-        s = float(arr.std()) if arr.size else 0.0
-        means, stds = (m, m, m), (s, s, s)
-        brightness, luma_std = m, s
-        gray = stats_im if stats_im.mode == "L" else Image.fromarray(arr.astype(np.uint8), "L")
-    else:
-        flat = arr.reshape(-1, 3)
-        mv, sv = flat.mean(axis=0), flat.std(axis=0)
-        means = (float(mv[0]), float(mv[1]), float(mv[2]))
-        stds = (float(sv[0]), float(sv[1]), float(sv[2]))
-        luma = flat @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
-        brightness, luma_std = float(luma.mean()), float(luma.std())
-        gray = Image.fromarray(np.clip(luma, 0, 255).astype(np.uint8).reshape(arr.shape[:2]), "L")
-    ph = phash64(gray)
-    return content, ph, width, height, mode, channels, fmt, means, stds, brightness, luma_std
+        im = im.reduce(math.ceil(side / STATS_MAX_SIDE))
+    im8 = _to_8bit(im)
+    hist = im8.histogram()
+    if len(hist) == 256:
+        hist = hist * 3
+    return content, width, height, mode, channels, fmt, hist[:768], _thumbnail(im8)
+
+
+def _thumbnail(im8: Any) -> bytes:
+    """The 32x32 luma thumbnail of pHash: an exact integer box reduction to at most
+    twice the size, then an antialiased bilinear resize (so copies at other resolutions are
+    filtered alike)."""
+    from PIL import Image
+
+    factor = min(im8.size) // (2 * _PHASH_N)
+    small = im8.reduce(factor) if factor > 1 else im8
+    if small.mode != "L":
+        small = small.convert("L")
+    return small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
+
+
+def _content_seed(mode: str, width: int, height: int, scale: int) -> int:
+    """Mode, size and draft scale folded into the xxh3 seed of the pixel hash."""
+    return xxhash.xxh3_64_intdigest(f"{mode}|{width}x{height}|{scale}".encode())
+
+
+def phash_batch(luma32: np.ndarray) -> np.ndarray:
+    """64-bit DCT pHash of each 32x32 luma thumbnail in ``luma32`` (shape (n, 32, 32)).
+
+    The 8x8 lowest frequencies of the 2-D DCT-II are compared with their median;
+    bit 63 is the DC term. Vectorised over the batch.
+    """
+    x = np.asarray(luma32, dtype=np.float64).reshape(-1, _PHASH_N, _PHASH_N)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    low = (_DCT8 @ x @ _DCT8.T).reshape(len(x), 64)
+    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
+    packed = np.packbits(low > med[:, None], axis=1)
+    return packed.view(">u8").ravel().astype(np.uint64)
+
+
+def phash64(im: Any) -> int:
+    """64-bit DCT perceptual hash of one pillow image (same as the scan computes)."""
+    small = _thumbnail(_to_8bit(im))
+    return int(phash_batch(np.frombuffer(small, dtype=np.uint8).reshape(1, _PHASH_N, _PHASH_N))[0])
+
+
+def _hist_stats(hists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel means and stds, shape (n, 3) each, from 768-bin histograms."""
+    h = np.asarray(hists, dtype=np.float64).reshape(-1, 3, 256)
+    n = np.maximum(h[:, 0, :].sum(axis=1), 1.0)
+    mom = (h @ _LEVELS2) / n[:, None, None]
+    means = mom[:, :, 0]
+    return means, np.sqrt(np.maximum(mom[:, :, 1] - means * means, 0.0))
 
 
 def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
@@ -190,32 +248,91 @@ def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
     return "undecodable", text
 
 
-def decode_task(root: str | None, items: Task) -> tuple[list[OkRow], list[ErrRow]]:
-    """Analyse a list of ``(index, path, data)``; the unit of work of a worker process."""
-    ok: list[OkRow] = []
-    err: list[ErrRow] = []
+def decode_task(root: str | None, items: Task) -> TaskResult:
+    """Analyse ``(index, path, data)`` items; the unit of work of a worker process.
+
+    Per image only pillow's C routines run (decode, pixel hash, histogram,
+    thumbnail); the statistics and perceptual hashes are then computed for the
+    whole task at once with numpy.
+    """
+    index: list[int] = []
+    byte_hashes: list[int] = []
+    contents: list[int] = []
+    widths: list[int] = []
+    heights: list[int] = []
+    channels: list[int] = []
+    modes: list[str] = []
+    formats: list[str] = []
+    hists: list[list[int]] = []
+    smalls: list[bytes] = []
+    errors: list[ErrRow] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for index, path, data in items:
+        for idx, path, data in items:
             if data is None:
                 try:
                     with open(os.path.join(root or "", path or ""), "rb") as fh:
                         data = fh.read()
                 except OSError as exc:
-                    err.append((index, 0, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
+                    errors.append((idx, 0, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
                     continue
             byte_hash = xxhash.xxh3_64_intdigest(data)
             if not data:
-                err.append((index, byte_hash, "empty", "the file is empty (0 bytes)"))
+                errors.append((idx, byte_hash, "empty", "the file is empty (0 bytes)"))
                 continue
             try:
-                content, ph, w, hgt, mode, ch, fmt, means, stds, bright, lstd = analyse_image(data)
+                content, w, h, mode, ch, fmt, hist, small = _decode_one(data)
             except Exception as exc:  # any decoder failure is a finding, never a crash
                 kind, message = _classify_error(data, exc)
-                err.append((index, byte_hash, kind, message))
+                errors.append((idx, byte_hash, kind, message))
                 continue
-            ok.append((index, byte_hash, content, ph, w, hgt, mode, ch, fmt, means, stds, bright, lstd))
-    return ok, err
+            index.append(idx)
+            byte_hashes.append(byte_hash)
+            contents.append(content)
+            widths.append(w)
+            heights.append(h)
+            channels.append(ch)
+            modes.append(mode)
+            formats.append(fmt)
+            hists.append(hist)
+            smalls.append(small)
+    if hists:
+        means, stds = _hist_stats(hists)
+        ph = phash_batch(np.frombuffer(b"".join(smalls), dtype=np.uint8).reshape(-1, _PHASH_N, _PHASH_N))
+    else:
+        means = stds = np.zeros((0, 3))
+        ph = np.zeros(0, dtype=np.uint64)
+    return TaskResult(
+        index=np.asarray(index, dtype=np.int64),
+        byte_hash=np.asarray(byte_hashes, dtype=np.uint64),
+        content=np.asarray(contents, dtype=np.uint64),
+        phash=ph,
+        width=np.asarray(widths, dtype=np.int64),
+        height=np.asarray(heights, dtype=np.int64),
+        channels=np.asarray(channels, dtype=np.int64),
+        means=means,
+        stds=stds,
+        modes=modes,
+        formats=formats,
+        errors=errors,
+    )
+
+
+def analyse_image(data: bytes) -> dict[str, Any]:
+    """Every figure the scan computes for one encoded image; raises on a broken file.
+
+    Keys: ``content`` (pixel hash), ``phash``, ``width``, ``height``, ``mode``,
+    ``channels``, ``format``, ``means``, ``stds`` (R, G, B), ``brightness``,
+    ``pixel_std``.
+    """
+    content, w, h, mode, ch, fmt, hist, small = _decode_one(data)
+    means, stds = _hist_stats([hist])
+    ph = phash_batch(np.frombuffer(small, dtype=np.uint8).reshape(1, _PHASH_N, _PHASH_N))
+    return {
+        "content": content, "phash": int(ph[0]), "width": w, "height": h, "mode": mode, "channels": ch,
+        "format": fmt, "means": tuple(float(v) for v in means[0]), "stds": tuple(float(v) for v in stds[0]),
+        "brightness": float(means[0] @ _LUMA), "pixel_std": float(stds[0].max()),
+    }  # fmt: skip
 
 
 def _worker_init() -> None:
@@ -236,7 +353,7 @@ class ImageSplitStats(SplitStats):
 
     ``paths`` (list of str or None), ``decoded`` (bool), ``width``, ``height``,
     ``channels`` (int64, 0 when not decoded), ``mode_of``, ``format_of`` (lists of
-    str, ``""`` when not decoded), ``brightness``, ``luma_std`` (float64, NaN when
+    str, ``""`` when not decoded), ``brightness``, ``pixel_std`` (float64, NaN when
     not decoded), ``near_constant`` (bool), ``byte_hash`` (uint64, 0 when
     unreadable); and for decoded images only ``phash`` (uint64) with
     ``phash_index`` (int64 item indices); plus ``modes`` and ``formats``
@@ -264,7 +381,7 @@ class ImageSplitStats(SplitStats):
         return self
 
 
-_ALIGNED_ARRAYS = ("decoded", "width", "height", "channels", "brightness", "luma_std", "near_constant", "byte_hash")
+_ALIGNED_ARRAYS = ("decoded", "width", "height", "channels", "brightness", "pixel_std", "near_constant", "byte_hash")
 _ALIGNED_LISTS = ("paths", "mode_of", "format_of")
 
 
@@ -316,8 +433,8 @@ class ImageSplitProfiler:
         total = dataset.detected.get("images")
         self.inline = self.workers <= 1 or (isinstance(total, int) and total < INLINE_MAX)
         self.max_inflight = self.workers * INFLIGHT_PER_WORKER
-        self._pending: deque[tuple[Future[tuple[list[OkRow], list[ErrRow]]], Task]] = deque()
-        self._ok: list[OkRow] = []
+        self._pending: deque[tuple[Future[TaskResult], Task]] = deque()
+        self._results: list[TaskResult] = []
         self._err: list[ErrRow] = []
         self._index: list[int] = []
         self._paths: list[str | None] = []
@@ -355,7 +472,7 @@ class ImageSplitProfiler:
         self._bytes += batch.nbytes
         for rec in records:
             self._index.append(rec.index)
-            self._paths.append(rec.path)
+            self._paths.append(rec.path if rec.data is None else None)
             self._labels.append(rec.label)
         for start in range(0, len(records), TASK_ITEMS):
             task: Task = [(r.index, r.path, r.data) for r in records[start : start + TASK_ITEMS]]
@@ -368,9 +485,8 @@ class ImageSplitProfiler:
                 self._collect_one()
         self._extra_problems.extend(batch.files)
 
-    def _absorb(self, result: tuple[list[OkRow], list[ErrRow]]) -> None:
-        self._ok.extend(result[0])
-        self._err.extend(result[1])
+    def _absorb(self, result: TaskResult) -> None:
+        self._results.append(result)
 
     def _collect_one(self) -> None:
         fut, task = self._pending.popleft()
@@ -406,7 +522,7 @@ class ImageSplitProfiler:
             np.asarray(self._index, dtype=np.int64),
             self._paths,
             self._labels if self.labelled else None,
-            self._ok,
+            self._results,
             self._err,
             sample_size=self.config.sample_size,
             bytes_read=self._bytes,
@@ -423,27 +539,31 @@ def build_stats(
     index: np.ndarray,
     paths: list[str | None],
     labels: list[str | None] | None,
-    ok: list[OkRow],
-    err: list[ErrRow],
+    results: list[TaskResult],
+    errors: list[ErrRow] | None = None,
     sample_size: int = 20_000,
     bytes_read: int = 0,
     extra_problems: list[FileProblem] | None = None,
 ) -> ImageSplitStats:
-    """Assemble :class:`ImageSplitStats` from the listed items and the per-image results."""
+    """Assemble :class:`ImageSplitStats` from the listed items and the task results.
+
+    ``index``/``paths``/``labels`` describe every listed item (in any order);
+    ``results`` hold the figures of the decoded ones and their errors, ``errors``
+    any further failures (e.g. a decoder crash).
+    """
     order = np.argsort(index, kind="stable")
     index = index[order]
     olist = order.tolist()
     paths = [paths[i] for i in olist]
     lab = None if labels is None else [labels[i] for i in olist]
     n = len(index)
-    pos_of = {int(v): p for p, v in enumerate(index.tolist())}
 
     decoded = np.zeros(n, dtype=bool)
     width = np.zeros(n, dtype=np.int64)
     height = np.zeros(n, dtype=np.int64)
     channels = np.zeros(n, dtype=np.int64)
     brightness = np.full(n, np.nan)
-    luma_std = np.full(n, np.nan)
+    pixel_std = np.full(n, np.nan)
     byte_hash = np.zeros(n, dtype=np.uint64)
     mode_of = [""] * n
     format_of = [""] * n
@@ -452,19 +572,25 @@ def build_stats(
     content = np.zeros(n, dtype=np.uint64)
     phash = np.zeros(n, dtype=np.uint64)
 
-    for row in ok:
-        p = pos_of[row[0]]
-        decoded[p] = True
-        byte_hash[p] = row[1]
-        content[p] = row[2]
-        phash[p] = row[3]
-        width[p], height[p] = row[4], row[5]
-        mode_of[p], channels[p], format_of[p] = row[6], row[7], row[8]
-        means[p], stds[p] = row[9], row[10]
-        brightness[p], luma_std[p] = row[11], row[12]
+    all_errors: list[ErrRow] = list(errors or [])
+    for res in results:
+        all_errors.extend(res.errors)
+        if len(res.index) == 0:
+            continue
+        pos = np.searchsorted(index, res.index)
+        decoded[pos] = True
+        byte_hash[pos] = res.byte_hash
+        content[pos] = res.content
+        phash[pos] = res.phash
+        width[pos], height[pos], channels[pos] = res.width, res.height, res.channels
+        means[pos], stds[pos] = res.means, res.stds
+        brightness[pos] = res.brightness
+        pixel_std[pos] = res.stds.max(axis=1)
+        for p, m, f in zip(pos.tolist(), res.modes, res.formats):
+            mode_of[p], format_of[p] = m, f
     problems: list[FileProblem] = list(extra_problems or [])
-    for idx, bh, kind, message in sorted(err):
-        p = pos_of[idx]
+    for idx, bh, kind, message in sorted(all_errors):
+        p = int(np.searchsorted(index, idx))
         byte_hash[p] = bh
         problems.append(FileProblem(split, paths[p] or f"{split}[{idx}]", kind, message))
 
@@ -488,8 +614,10 @@ def build_stats(
     stats.hashes = ItemHashes(scheme=HASH_SCHEME)
     label_hashes = np.zeros(int(d.sum()), dtype=np.uint64)
     if lab is not None:
+        memo: dict[str | None, int] = {}
         label_hashes = np.asarray(
-            [_label_hash(v) for v, keep in zip(lab, d.tolist()) if keep], dtype=np.uint64
+            [memo[v] if v in memo else memo.setdefault(v, _label_hash(v)) for v, keep in zip(lab, d.tolist()) if keep],
+            dtype=np.uint64,
         )
     stats.hashes.add(dec_index, content[d], label_hashes)
 
@@ -527,8 +655,8 @@ def build_stats(
         "mode_of": mode_of,
         "format_of": format_of,
         "brightness": brightness,
-        "luma_std": luma_std,
-        "near_constant": np.nan_to_num(luma_std, nan=np.inf) < NEAR_CONSTANT_STD,
+        "pixel_std": pixel_std,
+        "near_constant": np.nan_to_num(pixel_std, nan=np.inf) < NEAR_CONSTANT_STD,
         "byte_hash": byte_hash,
         "phash": phash[d],
         "phash_index": dec_index,
@@ -570,13 +698,12 @@ def profile_records(
     labelled: bool = True,
 ) -> ImageSplitStats:
     """Statistics of one split from a list of records, decoded in this process (tests, tools)."""
-    ok, err = decode_task(None if root is None else str(root), [(r.index, r.path, r.data) for r in records])
+    result = decode_task(None if root is None else str(root), [(r.index, r.path, r.data) for r in records])
     return build_stats(
         split,
         np.asarray([r.index for r in records], dtype=np.int64),
         [r.path for r in records],
         [r.label for r in records] if labelled else None,
-        ok,
-        err,
+        [result],
         sample_size=config.sample_size,
     )

@@ -151,40 +151,46 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name in ("__MACOSX", "__pycache__")
 
 
-def _is_image_candidate(path: Path) -> bool:
-    ext = path.suffix.lower()
+def _is_image_candidate(path: Path | str) -> bool:
+    ext = os.path.splitext(str(path))[1].lower()
     if ext in IMAGE_EXTENSIONS:
         return True
     if ext in NOT_IMAGE_EXTENSIONS:
         return False
-    return _sniff_file(path) is not None
+    return _sniff_file(Path(path)) is not None
 
 
-def _walk_images(folder: Path, skip: frozenset[str] = frozenset()) -> list[tuple[Path, int]]:
-    """Image candidates under ``folder`` (recursively) with their sizes, unsorted."""
-    out: list[tuple[Path, int]] = []
-    stack = [folder]
+def _walk_images(folder: Path, skip: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
+    """Image candidates under ``folder`` (recursively), unsorted: ``(path relative to
+    folder with '/' separators, size in bytes or -1)``. ``skip`` names files directly
+    in ``folder`` to leave out."""
+    out: list[tuple[str, int]] = []
+    stack: list[tuple[str, str]] = [(str(folder), "")]
     while stack:
-        current = stack.pop()
+        current, prefix = stack.pop()
         try:
             entries = list(os.scandir(current))
         except OSError:
             continue
         for entry in entries:
-            if _hidden(entry.name):
+            name = entry.name
+            if _hidden(name):
                 continue
-            if entry.is_dir(follow_symlinks=True):
-                stack.append(Path(entry.path))
-            elif entry.is_file(follow_symlinks=True):
-                if current == folder and entry.name in skip:
-                    continue
-                p = Path(entry.path)
-                if _is_image_candidate(p):
-                    try:
-                        size = entry.stat(follow_symlinks=True).st_size
-                    except OSError:
-                        size = -1
-                    out.append((p, size))
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                continue
+            if is_dir:
+                stack.append((entry.path, f"{prefix}{name}/"))
+                continue
+            if not prefix and name in skip:
+                continue
+            if _is_image_candidate(entry.path):
+                try:
+                    size = entry.stat(follow_symlinks=True).st_size
+                except OSError:
+                    size = -1
+                out.append((prefix + name, size))
     return out
 
 
@@ -220,8 +226,9 @@ def _metadata_file(folder: Path) -> Path | None:
 
 
 def _folder_records(root: Path, folder: Path, labelled: bool) -> tuple[list[ImageRecord], list[int], Counter[str]]:
-    files = _walk_images(folder)
-    items = sorted(((_rel(p, root), _rel(p, folder), size) for p, size in files), key=lambda t: t[0])
+    base = _rel(folder, root)
+    prefix = f"{base}/" if base and base != "." else ""
+    items = sorted((prefix + rel, rel, size) for rel, size in _walk_images(folder))
     records: list[ImageRecord] = []
     sizes: list[int] = []
     exts: Counter[str] = Counter()
@@ -230,7 +237,7 @@ def _folder_records(root: Path, folder: Path, labelled: bool) -> tuple[list[Imag
         label = parts[0] if labelled and len(parts) > 1 else None
         records.append(ImageRecord(i, rel_root, None, label))
         sizes.append(size)
-        exts[Path(rel_root).suffix.lower() or "(none)"] += 1
+        exts[os.path.splitext(rel_root)[1].lower() or "(none)"] += 1
     return records, sizes, exts
 
 
@@ -280,7 +287,9 @@ def _metadata_records(
             notes.append(f"{_rel(meta, root)}: {name!r} is listed more than once; the first entry is used")
             continue
         seen[key] = value
-    on_disk = {_rel(p, root) for p, _ in _walk_images(folder, skip=frozenset(METADATA_NAMES))}
+    base = _rel(folder, root)
+    prefix = f"{base}/" if base and base != "." else ""
+    on_disk = {prefix + rel for rel, _ in _walk_images(folder, skip=frozenset(METADATA_NAMES))}
     unlisted = on_disk - set(seen)
     if unlisted:
         notes.append(

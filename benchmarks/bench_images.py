@@ -1,0 +1,166 @@
+"""Image scan throughput against plain pillow decoding, and the near-duplicate search.
+
+Prints, in one run on the same files:
+
+1. ``decode-only``: every file opened and fully decoded with pillow
+   (``Image.open(path).load()``) in a ``ProcessPoolExecutor`` with one worker per
+   core (fork), 32 files per task - the same pool shape the scan uses;
+2. ``scan``: ``dataaudit.scanner.scan`` of the folder (listing, parallel decode,
+   hashes, per-image statistics, every check, report), images/s over its whole
+   wall time; the ratio scan / decode-only (target >= 0.7);
+3. ``near-dup search``: :func:`dataaudit.profile.hamming.near_pairs` over
+   1,000,000 random 64-bit hashes with planted pairs at distances 1..radius
+   (target < 30 s, every planted pair found).
+
+The dataset (default 20,000 128x128 JPEGs in ``train``/``val``/``test`` class
+folders, ~1% exact and ~1% re-encoded copies) is generated once into
+``benchmarks/_data/`` (git-ignored) and reused. The page cache is warmed before
+timing so both measurements read from memory.
+
+Usage: ``python benchmarks/bench_images.py [--images N] [--size PX] [--hashes N] [--workers N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CLASSES = ("cat", "dog", "bird", "fish", "frog")
+
+
+def _make_one(args: tuple[int, int]) -> bytes:
+    from PIL import Image
+
+    seed, size = args
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small, "RGB").resize((size, size), Image.Resampling.BICUBIC), dtype=np.float32)
+    img += rng.normal(0, 8, img.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def generate(root: Path, n: int, size: int, workers: int) -> None:
+    """Write ``n`` JPEGs (with ~1% exact and ~1% re-encoded copies) unless already there."""
+    stamp = root / f".complete-{n}-{size}"
+    if stamp.exists():
+        return
+    if root.exists():
+        import shutil
+
+        shutil.rmtree(root)
+    rng = np.random.default_rng(0)
+    splits = rng.choice(["train", "val", "test"], size=n, p=[0.8, 0.1, 0.1])
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        blobs = list(pool.map(_make_one, [(i, size) for i in range(n)], chunksize=64))
+    from PIL import Image
+
+    for i, data in enumerate(blobs):
+        if i % 100 == 7:  # exact copy of an earlier image
+            data = blobs[i - 7]
+        elif i % 100 == 13:  # re-encoded copy
+            buf = io.BytesIO()
+            Image.open(io.BytesIO(blobs[i - 13])).save(buf, "JPEG", quality=70)
+            data = buf.getvalue()
+        path = root / str(splits[i]) / CLASSES[i % len(CLASSES)] / f"{i:06d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    stamp.write_text("ok")
+
+
+def _decode(paths: list[str]) -> int:
+    from PIL import Image
+
+    for p in paths:
+        with Image.open(p) as im:
+            im.load()
+    return len(paths)
+
+
+def decode_only(files: list[str], workers: int, task: int = 32) -> float:
+    """Images/s of plain pillow full decodes in a process pool of ``workers``."""
+    chunks = [files[i : i + task] for i in range(0, len(files), task)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        done = sum(pool.map(_decode, chunks))
+    return done / (time.perf_counter() - start)
+
+
+def bench_hamming(n: int, radius: int, planted: int = 50) -> tuple[float, int, int]:
+    """Seconds to find all pairs within ``radius`` among ``n`` random hashes; (s, found, planted)."""
+    from dataaudit.profile.hamming import near_pairs
+
+    rng = np.random.default_rng(1)
+    hashes = rng.integers(0, np.iinfo(np.uint64).max, n, dtype=np.uint64, endpoint=True)
+    pairs = set()
+    for k in range(planted):
+        i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+        bits = rng.choice(64, 1 + k % radius, replace=False)
+        flip = 0
+        for b in bits:
+            flip |= 1 << int(b)
+        hashes[i] = hashes[j] ^ np.uint64(flip)
+        pairs.add((max(i, j), min(i, j)))
+    start = time.perf_counter()
+    found = near_pairs(hashes, radius=radius)
+    elapsed = time.perf_counter() - start
+    got = {(int(a), int(b)) for a, b, _ in found}
+    return elapsed, len(pairs & got), len(pairs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="image scan vs pillow decode-only; near-duplicate search")
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--hashes", type=int, default=1_000_000)
+    parser.add_argument("--radius", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data", type=Path, default=HERE / "_data")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(HERE.parent))
+    from dataaudit.scanner import scan
+
+    root = args.data / f"images-{args.images}-{args.size}"
+    t0 = time.perf_counter()
+    generate(root, args.images, args.size, args.workers)
+    files = sorted(str(p) for p in root.rglob("*.jpg"))
+    for f in files:  # warm the page cache for both measurements
+        Path(f).read_bytes()
+    print(f"dataset: {len(files)} {args.size}x{args.size} JPEGs in {root} (ready in {time.perf_counter() - t0:.1f} s)")
+    print(f"workers: {args.workers} processes for both (cores: {os.cpu_count()})")
+
+    decode_rate = decode_only(files, args.workers)
+    start = time.perf_counter()
+    report = scan(root, workers=args.workers, progress=False)
+    scan_s = time.perf_counter() - start
+    scan_rate = len(files) / scan_s
+    decode_rate2 = decode_only(files, args.workers)  # again, to bracket machine noise
+    decode_best = max(decode_rate, decode_rate2)
+    print(f"decode-only (pillow open+load): {decode_rate:,.0f} / {decode_rate2:,.0f} images/s")
+    print(f"scan (full report):              {scan_rate:,.0f} images/s ({scan_s:.2f} s)")
+    print(f"ratio scan / decode-only (best): {scan_rate / decode_best:.2f}  (target >= 0.70)")
+    checks = sorted({f.check for f in report.findings})
+    print(f"scan findings: {', '.join(checks) or 'none'}")
+
+    elapsed, found, planted = bench_hamming(args.hashes, args.radius)
+    status = "all found" if found == planted else f"MISSED {planted - found}"
+    print(
+        f"near-dup search: {args.hashes:,} hashes, radius {args.radius}: {elapsed:.2f} s, "
+        f"{found}/{planted} planted pairs ({status}; target < 30 s)"
+    )
+    return 0 if found == planted else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
