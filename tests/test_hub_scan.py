@@ -218,3 +218,27 @@ def test_cli_scan_with_a_revoked_token_exits_2_with_the_access_error(hub: FakeHu
     assert "Traceback" not in result.stderr
     assert REVOKED not in result.stdout + result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_scan_of_a_save_to_disk_folder_finds_what_is_planted(hub: FakeHub, tmp_path: Path) -> None:
+    import datasets
+
+    features = datasets.Features({"x": datasets.Value("float64"), "label": datasets.ClassLabel(names=["ham", "spam"])})
+    train = {"x": [0.5, 1.5, 2.5, 1.5, 4.5, 5.5], "label": [0, 1, 0, 1, 1, 0]}  # row 3 repeats row 1
+    valid = {"x": [10.5, 11.5], "label": [0, 1]}
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict(train, features=features),
+            "validation": datasets.Dataset.from_dict(valid, features=features),
+        }
+    ).save_to_disk(str(tmp_path / "saved"))
+
+    report = dataaudit.scan(str(tmp_path / "saved"), progress=False)
+
+    assert report.detected["layout"] == "save_to_disk"
+    assert report.label_column == "label"
+    assert set(report.splits) == {"train", "val"}
+    duplicates = next(f for f in report.findings if f.check == "duplicates")
+    assert duplicates.split == "train" and duplicates.count == 1
+    assert duplicates.examples[0]["row"] == 3 and duplicates.examples[0]["duplicate_of"]["row"] == 1
+    assert hub.log() == []

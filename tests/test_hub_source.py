@@ -550,3 +550,36 @@ def test_offline_mode_is_explained(hub: FakeHub, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(HubError, match="HF_HUB_OFFLINE"):
         open_hub("hf://alice/tiny", Config(token=ALICE))
+
+
+def test_an_image_folder_repo_on_the_hub_streams_images_labelled_by_folder(hub: FakeHub) -> None:
+    red, green, blue = _png((255, 0, 0)), _png((0, 255, 0)), _png((0, 0, 255))
+    hub.add_dataset(
+        "alice/folders",
+        {"train/cat/1.png": red, "train/dog/2.png": green, "test/cat/3.png": blue},
+    )
+    dataset = open_hub("hf://alice/folders", Config(token=ALICE))
+    records = {b.split: b.payload for b in dataset.batches()}
+
+    assert dataset.modality == "image"
+    assert dataset.class_names == ["cat", "dog"]
+    assert [(r.label, r.data) for r in records["train"]] == [("cat", red), ("dog", green)]
+    assert [(r.index, r.label, r.path) for r in records["test"]] == [(0, "cat", None)]
+
+
+def test_images_stored_as_local_paths_keep_their_paths_relative_to_the_folder(hub: FakeHub, tmp_path: Path) -> None:
+    folder = tmp_path / "repo"
+    (folder / "pictures").mkdir(parents=True)
+    (folder / "pictures" / "a.png").write_bytes(_png((255, 0, 0)))
+    (folder / "README.md").write_bytes(dataset_card(IMAGE_FEATURES))
+    (folder / "data").mkdir()
+    (folder / "data" / "train-00000-of-00001.parquet").write_bytes(
+        parquet_bytes({"image": [{"bytes": None, "path": str(folder / "pictures" / "a.png")}], "label": [0]})
+    )
+
+    dataset = open_hub(str(folder), Config())
+    (record,) = [r for b in dataset.batches() for r in b.payload]
+
+    assert dataset.modality == "image"
+    assert record.label == "red"
+    assert (record.data, record.path) == (None, "pictures/a.png")

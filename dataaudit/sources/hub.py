@@ -362,13 +362,15 @@ def _find(columns: list[str], wanted: str) -> str | None:
     return None
 
 
-def _arrow_to_frame(table: pa.Table, plan: _Plan, start: int, notes: set[str]) -> tuple[pl.DataFrame, list[Any] | None]:
+def _arrow_to_frame(
+    table: pa.Table, plan: _Plan, start: int, notes: set[str], root: Path | None = None, token: str | None = None
+) -> tuple[pl.DataFrame, list[Any] | None]:
     """One Arrow batch -> a flat polars frame with ``__row__`` (and image records when there is an image column)."""
     import pyarrow as pa
 
     images: list[Any] | None = None
     if plan.image_column is not None and plan.image_column in table.column_names:
-        images = _image_records(table.column(plan.image_column), start)
+        images = _image_records(table.column(plan.image_column), start, root, token)
     keep = [c for c in table.column_names if c != plan.image_column and c not in plan.dropped]
     columns: dict[str, pl.Series] = {}
     for name in keep:
@@ -445,8 +447,14 @@ def _digest(value: Any) -> str | None:
     return xxhash.xxh3_64_hexdigest(data)
 
 
-def _image_records(column: Any, start: int) -> list[Any]:
-    """Arrow ``Image`` storage (struct of bytes and path) -> image records without labels."""
+def _image_records(column: Any, start: int, root: Path | None, token: str | None) -> list[Any]:
+    """Arrow ``Image`` storage (struct of bytes and path) -> image records without labels.
+
+    Records carry the encoded bytes; a Hub item is located by its row, so the file
+    name stored beside the bytes is dropped. An image stored only as a path (a
+    ``save_to_disk`` of local files) keeps its path, relative to ``root`` when under it;
+    a remote path (``hf://``, ``https://``) is fetched.
+    """
     from dataaudit.sources.images import ImageRecord
 
     out = []
@@ -460,8 +468,32 @@ def _image_records(column: Any, start: int) -> list[Any]:
             data = bytes(value)
         elif isinstance(value, str):
             path = value
-        out.append(ImageRecord(index=start + i, path=path if data is None else (path or None), data=data, label=None))
+        if data is not None:
+            path = None
+        elif path is not None and "://" in path:
+            data = _fetch(path, token)
+            path = None
+        elif path is not None and root is not None:
+            path = _relative(path, root) if Path(path).is_absolute() else path
+        out.append(ImageRecord(index=start + i, path=path, data=data, label=None))
     return out
+
+
+def _fetch(url: str, token: str | None) -> bytes | None:
+    """The bytes behind a remote image path, ``None`` when unreadable (a corrupt-file finding then)."""
+    try:
+        if url.startswith(SCHEME):
+            from huggingface_hub import HfFileSystem
+
+            with HfFileSystem(endpoint=auth.endpoint(), token=token or False).open(url, "rb") as fh:
+                return bytes(fh.read())
+        import fsspec
+
+        with fsspec.open(url, "rb") as fh:
+            return bytes(fh.read())
+    except Exception as exc:
+        logger.warning("cannot fetch image %s: %s", url, _first_line(exc))
+        return None
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -490,9 +522,11 @@ class _HubSource:
         self.notes: list[str] = []
         self.plan = _Plan()
         self.dataset: Dataset | None = None
+        self.root: Path | None = None
 
     # ---------------------------------------------------------------- planning
     def build(self, root: Path | None, detected: dict[str, Any]) -> Dataset:
+        self.root = root
         features = {s.name: s.features for s in self.splits}
         columns = {s: _output_columns(f) for s, f in features.items()}
         every = sorted({c for cols in columns.values() for c in cols})
@@ -652,7 +686,7 @@ class _HubSource:
                             cut.append(split.name)
                     if table.num_rows == 0:
                         break
-                    frame, images = _arrow_to_frame(table, self.plan, rows, notes)
+                    frame, images = _arrow_to_frame(table, self.plan, rows, notes, self.root, self.ctx.token.token)
                     rows += table.num_rows
                     if self.streaming:
                         state = stream.state_dict()
