@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from dataaudit.errors import UsageError
-from dataaudit.fit import CategoricalColumn, NumericColumn, fit
+from dataaudit.fit import CategoricalColumn, NumericColumn, fit, supplied_normalization
 from dataaudit.transforms import load_transforms
 from dataaudit.transforms.tables import TableTransform
 
@@ -165,13 +165,21 @@ def test_image_statistics_are_those_of_the_resized_train_pixels(tmp_path: Path) 
     plan = art.image
     assert plan is not None
     assert (plan.width, plan.height) == (64, 48)  # medians 65 x 48, to multiples of 8
-    pixels = []
+    pixels, raw = [], []
     for path in sorted((root / "train").rglob("*.png")):
         t = F.pil_to_tensor(Image.open(path).convert("RGB"))
         pixels.append(F.resize(t, [48, 64], antialias=True).to(torch.float64).div(255).reshape(3, -1).numpy())
+        raw.append(t.to(torch.float64).div(255).reshape(3, -1).numpy())
     x = np.concatenate(pixels, axis=1)
     np.testing.assert_allclose(plan.mean, x.mean(axis=1), rtol=1e-5)
     np.testing.assert_allclose(plan.std, x.std(axis=1), rtol=1e-5)
+    r = np.concatenate(raw, axis=1)
+    np.testing.assert_allclose(plan.source_mean, r.mean(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(plan.source_std, r.std(axis=1), rtol=1e-9)
+    assert supplied_normalization(art)["image"] == {
+        "mean": plan.mean, "std": plan.std, "size": [64, 48],
+        "source_mean": plan.source_mean, "source_std": plan.source_std,
+    }
     assert plan.images == 6 and plan.pixels == 6 * 48 * 64
     assert art.label is not None and art.label.classes == ["cat", "dog"]
     # the val images (much brighter) are not in the statistics

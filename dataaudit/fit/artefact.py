@@ -349,6 +349,10 @@ class ImagePlan:
     """Per-channel statistics of the resized train pixels in [0, 1] (population std)."""
     pixels: int
     """Pixels per channel the statistics come from."""
+    source_mean: list[float]
+    source_std: list[float]
+    """Per-channel statistics of the train pixels at their stored resolution (before the
+    resize): what a profile of the raw images measures (the resize shrinks the std)."""
     images: int
     """Train images that decoded and contributed."""
     interpolation: str = "bilinear"
@@ -366,6 +370,7 @@ class ImagePlan:
         return {
             "height": self.height, "width": self.width, "mode": self.mode,
             "mean": list(self.mean), "std": list(self.std), "pixels": self.pixels,
+            "source_mean": list(self.source_mean), "source_std": list(self.source_std),
             "images": self.images, "interpolation": self.interpolation,
             "antialias": self.antialias, "size_stats": dict(self.size_stats),
             "modes": dict(self.modes),
@@ -373,8 +378,8 @@ class ImagePlan:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "image") -> ImagePlan:
-        keys = ["height", "width", "mode", "mean", "std", "pixels", "images", "interpolation",
-                "antialias", "size_stats", "modes"]  # fmt: skip
+        keys = ["height", "width", "mode", "mean", "std", "pixels", "source_mean", "source_std", "images",
+                "interpolation", "antialias", "size_stats", "modes"]  # fmt: skip
         d = _obj(d, where, keys)
         if not isinstance(d["antialias"], bool):
             raise _fail(f"{where}.antialias", "expected true or false")
@@ -387,6 +392,8 @@ class ImagePlan:
             mean=_float_list(d["mean"], f"{where}.mean"),
             std=_float_list(d["std"], f"{where}.std", positive=True),
             pixels=_int(d["pixels"], f"{where}.pixels"),
+            source_mean=_float_list(d["source_mean"], f"{where}.source_mean"),
+            source_std=_float_list(d["source_std"], f"{where}.source_std"),
             images=_int(d["images"], f"{where}.images"),
             interpolation=_str(d["interpolation"], f"{where}.interpolation", ("bilinear",)),
             antialias=d["antialias"],
@@ -394,7 +401,7 @@ class ImagePlan:
             modes={_str(k, where): _int(v, f"{where}.modes.{k}") for k, v in d["modes"].items()},
         )
         want = 3 if plan.mode == "RGB" else 1
-        if len(plan.mean) != want or len(plan.std) != want:
+        if any(len(v) != want for v in (plan.mean, plan.std, plan.source_mean, plan.source_std)):
             raise _fail(where, f"mode {plan.mode} needs {want} mean and std values")
         return plan
 
@@ -783,7 +790,10 @@ def supplied_normalization(artefact: Artefact) -> dict[str, Any]:
     standardised with. Robust scaling (median/IQR) cannot be compared with the
     scan's moments, so those columns go under ``"robust"`` instead
     (``{name: {"median", "iqr", "mean", "std"}}``, the train mean/std for reference)
-    and ``"columns"`` stays empty. ``image`` is absent for tables.
+    and ``"columns"`` stays empty. ``image`` is absent for tables; for images it
+    also gives ``size`` (the statistics are of pixels resized to it, which lowers the
+    std) and ``source_mean``/``source_std``, the same train pixels before the
+    resize, which is what a profile of the raw images compares with.
     """
     out: dict[str, Any] = {"columns": {}}
     if artefact.table is not None and artefact.table.scaling != "none":
@@ -799,5 +809,9 @@ def supplied_normalization(artefact: Artefact) -> dict[str, Any]:
                     "median": col.center, "iqr": col.scale, "mean": col.mean, "std": col.std,
                 }
     if artefact.image is not None:
-        out["image"] = {"mean": list(artefact.image.mean), "std": list(artefact.image.std)}
+        im = artefact.image
+        out["image"] = {
+            "mean": list(im.mean), "std": list(im.std), "size": [im.width, im.height],
+            "source_mean": list(im.source_mean), "source_std": list(im.source_std),
+        }
     return out

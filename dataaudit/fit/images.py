@@ -6,7 +6,9 @@ memory stays bounded whatever the number of images):
 1. headers (PIL reads the size and mode without decoding pixels) give the size
    distribution; the target size is the median width and height, each rounded to
    the nearest multiple of 8 (``--image-size WxH`` overrides it); the mode is ``L`` when every train image is single-channel, else ``RGB``;
-2. every image is decoded, converted to that mode and resized to the target size
+2. every image is decoded and converted to that mode (its pixels at the stored
+   resolution give ``source_mean``/``source_std``, comparable with the scan's
+   profile), then resized to the target size
    exactly as the transform does (torchvision's antialiased bilinear resize on the
    uint8 tensor; without torch, PIL's bilinear resize, within one grey level), then
    scaled to [0, 1]; per-channel count/mean/M2 are merged image by image in float64.
@@ -139,6 +141,7 @@ def fit_images(
     backend = resize_backend()
     channels = 1 if mode == "L" else 3
     moments = [Moments() for _ in range(channels)]
+    source = [Moments() for _ in range(channels)]
     labels: Counter[str] = Counter()
     content = 0
     used = 0
@@ -152,7 +155,9 @@ def fit_images(
             raw = read_image_bytes(rec, dataset.root)
             with Image.open(io.BytesIO(raw)) as img:
                 img.load()
-                px = model_pixels(img, mode, width, height, backend)
+                converted = img.convert(mode)
+            px = model_pixels(converted, mode, width, height, backend)
+            src = np.asarray(converted, dtype=np.float64).reshape(-1, channels).T / 255.0
         except Exception:  # noqa: BLE001
             skipped.append(rec.path or f"#{rec.index}")
             continue
@@ -161,6 +166,8 @@ def fit_images(
         for c in range(channels):
             v = flat[c]
             moments[c].add_summary(int(v.size), float(v.mean()), float(v.var()), float(v.min()), float(v.max()))
+            w = src[c]
+            source[c].add_summary(int(w.size), float(w.mean()), float(w.var()), float(w.min()), float(w.max()))
         # order-independent and constant-memory: the sum of per-image hashes mod 2**64
         content = (content + xxhash.xxh3_64_intdigest(raw + b"\x00" + (rec.label or "").encode())) % 2**64
         if rec.label is not None:
@@ -177,6 +184,8 @@ def fit_images(
         mean=[m.mean for m in moments],
         std=std,
         pixels=moments[0].count,
+        source_mean=[m.mean for m in source],
+        source_std=[m.std() for m in source],
         images=used,
         size_stats={
             "median_width": weighted_median(widths), "median_height": weighted_median(heights),
