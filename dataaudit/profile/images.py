@@ -95,8 +95,8 @@ _k = np.arange(8)[:, None]
 _n = np.arange(_PHASH_N)[None, :]
 _DCT8 = np.cos(np.pi * (2 * _n + 1) * _k / (2 * _PHASH_N)) * np.sqrt(2.0 / _PHASH_N)
 _DCT8[0] /= np.sqrt(2.0)
-_LEVELS = np.arange(256, dtype=np.float64)
-_LEVELS2 = np.stack([_LEVELS, _LEVELS * _LEVELS], axis=1)
+_ILEVELS = np.arange(256, dtype=np.int64)
+_ILEVELS2 = _ILEVELS * _ILEVELS
 _LUMA = np.asarray([0.299, 0.587, 0.114])
 _HIGH_DEPTH = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
@@ -152,7 +152,7 @@ def _to_8bit(im: Any) -> Any:
             arr = arr * 255.0 if top <= 1.0 else arr
         else:
             arr = arr / 257.0
-        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     if mode in ("1", "LA", "La"):
         return im.convert("L")
     return im.convert("RGB")
@@ -229,11 +229,13 @@ def phash64(im: Any) -> int:
 
 def _hist_stats(hists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel means and stds, shape (n, 3) each, from 768-bin histograms."""
-    h = np.asarray(hists, dtype=np.float64).reshape(-1, 3, 256)
-    n = np.maximum(h[:, 0, :].sum(axis=1), 1.0)
-    mom = (h @ _LEVELS2) / n[:, None, None]
-    means = mom[:, :, 0]
-    return means, np.sqrt(np.maximum(mom[:, :, 1] - means * means, 0.0))
+    # exact integer sums, so the figures do not depend on how images were batched
+    h = np.asarray(hists, dtype=np.int64).reshape(-1, 3, 256)
+    n = np.maximum(h[:, 0, :].sum(axis=1), 1).astype(np.float64)[:, None]
+    s1 = (h * _ILEVELS).sum(axis=2).astype(np.float64)
+    s2 = (h * _ILEVELS2).sum(axis=2).astype(np.float64)
+    means = s1 / n
+    return means, np.sqrt(np.maximum(s2 / n - means * means, 0.0))
 
 
 def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
