@@ -114,7 +114,7 @@ def test_generated_suite_describes_train(suite_file: Path) -> None:
     train_mass = [_row(i)["body_mass_g"] for i in range(90)]
     lo, hi = min(train_mass), max(train_mass)
     assert ranges["body_mass_g"]["min_value"] < lo and ranges["body_mass_g"]["max_value"] > hi
-    assert ranges["body_mass_g"]["max_value"] <= hi + 0.11 * (hi - lo) + 1, "margin is 10% of the span"
+    assert ranges["body_mass_g"]["max_value"] <= hi + 0.26 * (hi - lo) + 1, "margin is 25% of the span"
     assert "id" not in ranges, "id columns get no range: they grow"
     rows = _by_type(suite, "expect_table_row_count_to_be_between")
     assert {"min_value": 1} in [r["kwargs"] for r in rows]
@@ -366,3 +366,26 @@ def test_cli_reports_a_bad_suite_in_one_line(tmp_path: Path, capsys: pytest.Capt
     assert main(["scan", str(clean), "--expectations", str(bad), "-q"]) == 2
     err = capsys.readouterr().err
     assert "not an ExpectationSuite" in err and "Traceback" not in err
+
+
+def test_text_sources_are_compared_in_one_representation_whatever_the_reader_inferred(tmp_path: Path) -> None:
+    p = tmp_path / "suite.json"
+    p.write_text(json.dumps({
+        "name": "csv",
+        "meta": {"dataaudit": {"columns": {"x": "numeric", "y": "categorical"}}},
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0, "max_value": 10}},
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "y", "value_set": ["a", "5"]}},
+            {"type": "expect_column_values_to_be_in_type_list",
+             "kwargs": {"column": "x", "type_list": ["float64", "int64"]}},
+        ],
+    }), encoding="utf-8")
+    # One chunk read as text, the next with types inferred: the same values either way.
+    batches = [_batch("test", 0, x=["1", " 2 "], y=["a", "a"]), _batch("test", 2, x=[3, 4], y=[5, 5])]
+    assert _run(p, batches, splits=("test",), fmt="csv") == []
+    batches.append(_batch("test", 4, x=["11"], y=["b"]))
+    found = {f.details["expectation"]: f.examples for f in _run(p, batches, splits=("test",), fmt="csv")}
+    assert found == {
+        "expect_column_values_to_be_between": [{"split": "test", "row": 4, "column": "x", "value": 11.0}],
+        "expect_column_values_to_be_in_set": [{"split": "test", "row": 4, "column": "y", "value": "b"}],
+    }

@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
     g.add_argument("source", help="dataset folder, table file, or hf://NAMESPACE/NAME[@REVISION]")
     g.add_argument("-o", "--output", metavar="SUITE.json", help="write the suite here (default: standard output)")
     g.add_argument("--name", help="suite name (default: the dataset's folder or file name)")
-    g.add_argument("--margin", type=float, default=0.1, metavar="FRACTION",
-                   help="widen numeric ranges by this fraction of train's span (default 0.1)")
+    g.add_argument("--margin", type=float, default=0.25, metavar="FRACTION",
+                   help="widen numeric ranges by this fraction of train's span (default 0.25)")
     g.add_argument("--max-categories", type=int, default=50, metavar="N",
                    help="string columns with at most N distinct values get a value set (default 50)")
     g.add_argument("--row-tolerance", type=float, default=0.5, metavar="FRACTION",

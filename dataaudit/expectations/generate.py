@@ -6,7 +6,7 @@ delivery of the data can be held to it:
 * the set of columns (exact) and each column's type family;
 * not-null for every column with no missing value in train;
 * the set of values of each categorical column and of the label;
-* a range for each numeric column, widened by a margin (10 % of train's span by
+* a range for each numeric column, widened by a margin (25 % of train's span by
   default, never below 0 for a column that is never negative in train);
 * row counts: no split may be empty, and train's size stays within a tolerance.
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from dataaudit.errors import SourceError
-from dataaudit.expectations.suite import GX_SEVERITY, META_KEY, TYPE_LISTS, build_suite, is_textual, plain
+from dataaudit.expectations.suite import GX_SEVERITY, META_KEY, TYPE_LISTS, as_text, build_suite, is_textual, plain
 from dataaudit.sources.base import ROW, split_order
 
 if TYPE_CHECKING:
@@ -140,7 +140,8 @@ def _kind(col: _Column, *, is_label: bool, is_id: bool, max_categories: int) -> 
         return "datetime"
     if col.dtypes != {"String"}:
         return "other"
-    if col.textual and col.parsed > 0 and col.parse_failures == 0 and not is_id:
+    # As the profiler does: a text column is numeric when at least 95% of its present values parse.
+    if col.textual and col.parsed > 0 and col.parse_failures <= 0.05 * (col.parsed + col.parse_failures) and not is_id:
         return "integer" if col.integral else "numeric"
     if is_id:
         return "string"
@@ -177,7 +178,7 @@ def generate_suite(
     config: Config,
     name: str | None = None,
     *,
-    margin: float = 0.1,
+    margin: float = 0.25,
     max_categories: int = 50,
     row_tolerance: float = 0.5,
 ) -> dict[str, Any]:
@@ -226,9 +227,11 @@ def _scan(dataset: Dataset, reference: str, config: Config) -> tuple[dict[str, _
     for batch in dataset.batches():
         if batch.split != reference or batch.frame is None:
             continue
-        frame = batch.frame
+        frame = batch.frame.drop([c for c in skip if c != ROW and c in batch.frame.columns])
         rows += frame.height
-        textual = is_textual(frame.drop([c for c in skip if c in frame.columns]), fmt)
+        textual = is_textual(frame, fmt)
+        if textual:
+            frame = as_text(frame)
         for name in frame.columns:
             if name in skip:
                 continue

@@ -1,11 +1,13 @@
 """What suite generation and validation share: loading suites, column kinds, frames for GX.
 
-Delimited files are read as text (nothing is coerced silently), so a CSV column
-of numbers reaches us as strings. A suite states numeric ranges, so before a
-batch is handed to Great Expectations the columns the suite treats as numbers are
-parsed: values that do not parse become nulls (and so break a not-null
-expectation where train had no nulls). Typed sources (Parquet, JSON lines, the
-Hub) are left as they are, so a column whose type drifted is still seen as such.
+A delimited file has no types: a CSV column of numbers may reach us as strings
+or, chunk by chunk, as whatever a reader inferred. So for delimited sources every
+column is brought to one representation before a batch is handed to Great
+Expectations: the columns the suite treats as numbers are parsed as floats
+(values that do not parse become nulls, and so break a not-null expectation where
+train had no nulls), every other column is compared as text. Typed sources
+(Parquet, JSON lines, the Hub) are left as they are, so a column whose type
+drifted is still seen as such.
 
 Nothing here imports Great Expectations at module level.
 """
@@ -34,6 +36,8 @@ META_KEY = "dataaudit"
 
 TYPED_FORMATS = frozenset({"parquet", "jsonl", "ndjson", "json", "arrow", "hub"})
 """Formats whose readers return typed columns: never coerced."""
+DELIMITED_FORMATS = frozenset({"csv", "tsv", "txt"})
+"""Formats without types: always brought to the suite's representation."""
 
 NUMERIC_KINDS = frozenset({"numeric", "integer"})
 
@@ -172,27 +176,59 @@ def column_kinds(suite: dict[str, Any]) -> dict[str, str]:
             continue
         if exp.get("type") in _NUMERIC_BOUND_TYPES:
             bounds = [kw.get("min_value"), kw.get("max_value")]
-            if any(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
+            if any(_is_number(b) for b in bounds):
+                kinds[col] = "numeric"
+        elif exp.get("type") in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
+            values = kw.get("value_set")
+            if isinstance(values, list) and values and all(_is_number(v) for v in values):
                 kinds[col] = "numeric"
     return kinds
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+
 def is_textual(frame: pl.DataFrame, fmt: str | None) -> bool:
-    """Whether ``frame`` was read as text (every data column a string), so numbers need parsing."""
-    if fmt is not None and fmt.lower() in TYPED_FORMATS:
-        return False
+    """Whether ``frame`` comes from a source without types (delimited text).
+
+    Known formats decide; otherwise a frame whose data columns are all strings
+    was read as text.
+    """
+    if fmt is not None:
+        if fmt.lower() in DELIMITED_FORMATS:
+            return True
+        if fmt.lower() in TYPED_FORMATS:
+            return False
     data = [dt for name, dt in frame.schema.items() if name != ROW]
-    return bool(data) and all(dt == pl.String for dt in data)
+    return bool(data) and all(dt in (pl.String, pl.Null) for dt in data)
+
+
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every data column of a text-sourced frame as strings (whatever a reader inferred)."""
+    exprs = [pl.col(n).cast(pl.String) for n, dt in frame.schema.items() if n != ROW and dt != pl.String]
+    return frame.with_columns(exprs) if exprs else frame
 
 
 def coerce(frame: pl.DataFrame, kinds: dict[str, str], textual: bool) -> pl.DataFrame:
-    """Parse the numeric columns of a text-read frame; typed frames are returned unchanged."""
+    """Bring a text-sourced frame to the suite's representation; typed frames are unchanged.
+
+    Numeric columns become floats (unparseable values null), all others strings.
+    """
     if not textual:
         return frame
     exprs = []
-    for name, kind in kinds.items():
-        if kind in NUMERIC_KINDS and name in frame.columns and frame.schema[name] == pl.String:
-            exprs.append(pl.col(name).str.strip_chars().cast(pl.Float64, strict=False).alias(name))
+    for name, dt in frame.schema.items():
+        if name == ROW:
+            continue
+        if kinds.get(name) in NUMERIC_KINDS:
+            if dt == pl.String:
+                exprs.append(pl.col(name).str.strip_chars().cast(pl.Float64, strict=False))
+            elif dt != pl.Float64:
+                exprs.append(pl.col(name).cast(pl.Float64, strict=False))
+        elif dt != pl.String:
+            exprs.append(pl.col(name).cast(pl.String))
     return frame.with_columns(exprs) if exprs else frame
 
 

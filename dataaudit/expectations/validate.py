@@ -34,6 +34,7 @@ import polars as pl
 from dataaudit.errors import UsageError
 from dataaudit.expectations.suite import (
     META_KEY,
+    TYPED_FORMATS,
     build_suite,
     coerce,
     column_kinds,
@@ -423,10 +424,16 @@ class SuiteValidator:
         return Finding(
             check=CHECK_ID, severity=entry.severity, split=split, column=entry.column,
             count=out.unexpected_count, fraction=share if denom > 0 else None,
-            message=f"{entry.type}: {out.unexpected_count} of {denom} {split} rows {_what(entry)}"
+            message=f"{entry.type}: {out.unexpected_count} of {denom} {split} rows {_what(entry, self._numeric(split, entry))}"
             + (f" (e.g. {shown})" if shown and entry.type not in _NULL_TYPES else ""),
             examples=examples, details=details,
         )
+
+    def _numeric(self, split: str, entry: _Entry) -> bool:
+        """Whether ``entry``'s column is parsed from text as a number in ``split``."""
+        info = self.dataset.splits.get(split)
+        fmt = (info.format or "").lower() if info else ""
+        return self.kinds.get(entry.column or "") in ("numeric", "integer") and fmt not in TYPED_FORMATS
 
     def _row_count_finding(self, split: str, entry: _Entry) -> Finding | None:
         rows = self._rows.get(split, 0)
@@ -472,7 +479,7 @@ def _exception(info: Any) -> str | None:
     return None
 
 
-def _what(entry: _Entry) -> str:
+def _what(entry: _Entry, numeric_text: bool = False) -> str:
     kw = entry.kwargs
     col = f"'{entry.column}'" if entry.column else ", ".join(f"'{c}'" for c in entry.columns)
     t = entry.type
@@ -481,6 +488,8 @@ def _what(entry: _Entry) -> str:
     if t == "expect_column_values_to_not_be_in_set":
         return f"have a forbidden value of {col}"
     if t == "expect_column_values_to_not_be_null":
+        if numeric_text:
+            return f"have no number in {col} (missing, or text that is not a number), which the suite requires"
         return f"have no value in {col}, which the suite requires"
     if t == "expect_column_values_to_be_between":
         return f"have {col} outside [{kw.get('min_value')}, {kw.get('max_value')}]"
