@@ -92,6 +92,9 @@ class FakeHub:
         self._lock = threading.Lock()
         self._drop_next = 0
         self._drop_prefix = ""
+        self._fail_next = 0
+        self._fail_prefix = ""
+        self._fail_status = 503
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -121,6 +124,13 @@ class FakeHub:
         with self._lock:
             self._drop_next = count
             self._drop_prefix = path_prefix
+
+    def fail_requests(self, count: int, status: int = 503, path_prefix: str = "") -> None:
+        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (and ``Retry-After: 0``)."""
+        with self._lock:
+            self._fail_next = count
+            self._fail_status = status
+            self._fail_prefix = path_prefix
 
     # ---------------------------------------------------------------- queries
     def reset_log(self) -> None:
@@ -185,6 +195,13 @@ class FakeHub:
                 return True
             return False
 
+    def _take_failure(self, path: str) -> int | None:
+        with self._lock:
+            if self._fail_next > 0 and path.startswith(self._fail_prefix):
+                self._fail_next -= 1
+                return self._fail_status
+            return None
+
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -232,6 +249,9 @@ class _HubHandler(BaseHTTPRequestHandler):
             return
         self._unhandled = False
         try:
+            failure = self.fake._take_failure(path)
+            if failure is not None:
+                raise _HubError(failure, None, "Service temporarily unavailable")
             status, headers, payload = self._route(method, path, query, body)
         except _HubError as err:
             status = err.status

@@ -583,3 +583,19 @@ def test_images_stored_as_local_paths_keep_their_paths_relative_to_the_folder(hu
     assert dataset.modality == "image"
     assert record.label == "red"
     assert (record.data, record.path) == (None, "pictures/a.png")
+
+
+def test_a_hub_that_answers_503_for_a_while_is_waited_out(hub: FakeHub, sleeps: list[float]) -> None:
+    hub.fail_requests(3, status=503, path_prefix="/datasets/alice/tiny/resolve/main/README.md")
+
+    _, frames = read_all("hf://alice/tiny", token=ALICE)
+
+    assert frames["train"].height == 80
+    assert sleeps  # backed off before trying again
+
+
+def test_a_hub_that_keeps_answering_503_fails_clearly(hub: FakeHub, sleeps: list[float]) -> None:
+    hub.fail_requests(10_000, status=503, path_prefix="/datasets/alice/tiny/resolve/main/README.md")
+
+    with pytest.raises(HubError, match=r"kept answering 503 .* after 4 attempts: try again later"):
+        open_hub("hf://alice/tiny", Config(token=ALICE))

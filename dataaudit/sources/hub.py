@@ -277,6 +277,13 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
             return HubError(f"no data files that datasets can read: {_first_line(link)}", ctx.spec)
         if name == "DatasetGenerationError":
             return HubError(f"datasets could not read a data file: {_first_line(link)}", ctx.spec)
+    status = next((s for s in map(_status, chain) if s is not None), None)
+    if status is not None and status >= 429:
+        return HubError(
+            f"the Hub at {auth.endpoint()} kept answering {status} ({_first_line(exc)}) after {RETRY.attempts} "
+            "attempts: try again later",
+            ctx.spec,
+        )
     if _is_transient(exc):
         return HubError(
             f"lost the connection to the Hub at {auth.endpoint()} ({_first_line(exc)}) after "
@@ -670,6 +677,7 @@ class _HubSource:
         rows = 0
         state: Any = None
         failures = 0
+        first = True
         while True:
             stream: Any = None
             iterator: Any = None
@@ -694,7 +702,9 @@ class _HubSource:
                     if images is not None:
                         yield Batch(split.name, split.path, payload=images, nbytes=int(table.nbytes))
                     else:
-                        yield Batch(split.name, split.path, frame=frame, nbytes=int(table.nbytes))
+                        header = [c for c in frame.columns if c != ROW] if first else None
+                        yield Batch(split.name, split.path, frame=frame, nbytes=int(table.nbytes), columns=header)
+                    first = False
                     if limit is not None and rows >= limit:
                         if (split.num_rows is None or split.num_rows > limit) and split.name not in cut:
                             cut.append(split.name)
