@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from dataaudit.cli import main
+from dataaudit.config import Config
 from dataaudit.errors import ArtefactError
 from dataaudit.fit import (
     CategoricalColumn,
@@ -24,6 +27,8 @@ from dataaudit.fit import (
 )
 from dataaudit.fit.artefact import integrity_hash
 from dataaudit.fit.sketch import QuantileSketch
+from dataaudit.fit.tables import TableFitter
+from dataaudit.sources.base import Dataset
 
 COLORS = ["red", "green", "blue", "teal"]
 COLOR_P = [0.5, 0.3, 0.15, 0.05]
@@ -492,3 +497,41 @@ def test_scan_checks_the_artefact_normalisation_against_train(
         [f] = found
         assert f.details["kind"] == "supplied_all_splits"
         assert {e["column"] for e in f.examples} == {"age", "income"}
+
+
+# -- mergeable fitting: the plan does not depend on how the train split is batched -----------------
+_OPTIONS = {"scaling": "standard", "impute": "median", "categories": "onehot", "max_categories": 3,
+            "min_frequency": 1, "categorical": [], "numeric": [], "drop": [], "task": "auto"}  # fmt: skip
+
+
+def _plan(frames: list[pl.DataFrame]) -> Any:
+    ds = Dataset(source="mem", root=None, modality="table", splits={}, label_column="y", read=lambda: iter([]))
+    fitter = TableFitter(ds, Config(), dict(_OPTIONS))
+    for f in frames:
+        fitter.update(f)
+    return fitter.plan()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    xs=hst.lists(hst.one_of(hst.none(), hst.floats(-1e6, 1e6, allow_nan=False)), min_size=2, max_size=60),
+    cats=hst.lists(hst.sampled_from(["a", "b", "c", "d", "", "NA"]), min_size=60, max_size=60),
+    cuts=hst.lists(hst.integers(1, 59), max_size=4),
+)
+def test_fitting_is_independent_of_batch_boundaries(xs: list[float | None], cats: list[str], cuts: list[int]) -> None:
+    n = len(xs)
+    df = pl.DataFrame({"x": xs, "c": cats[:n], "y": (["p", "q"] * n)[:n]}, schema={"x": pl.Float64, "c": pl.String, "y": pl.String})
+    bounds = sorted({0, n, *[c for c in cuts if c < n]})
+    chunks = [df.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+    whole, _, _ = _plan([df])
+    parts, _, _ = _plan(chunks)
+    assert [c.name for c in whole.columns] == [c.name for c in parts.columns]
+    assert whole.dropped == parts.dropped
+    for a, b in zip(whole.columns, parts.columns):
+        if isinstance(a, NumericColumn):
+            assert isinstance(b, NumericColumn)
+            assert (a.median, a.q25, a.q75, a.min, a.max, a.count) == (b.median, b.q25, b.q75, b.min, b.max, b.count)
+            assert a.mean == pytest.approx(b.mean, rel=1e-9, abs=1e-6)
+            assert a.std == pytest.approx(b.std, rel=1e-6, abs=1e-6)
+        else:
+            assert a == b

@@ -116,7 +116,8 @@ def test_labels_encode_with_the_fitted_class_map(table_root: Path) -> None:
 
 
 @pytest.mark.torch
-def test_table_torchscript_export_matches_the_eager_transform(table_root: Path) -> None:
+@pytest.mark.parametrize("typed", [True, False], ids=["typed columns", "text columns as read from CSV"])
+def test_table_torchscript_export_matches_the_eager_transform(table_root: Path, typed: bool) -> None:
     torch = pytest.importorskip("torch")
     from dataaudit.transforms import export_torchscript
 
@@ -124,15 +125,29 @@ def test_table_torchscript_export_matches_the_eager_transform(table_root: Path) 
     export_torchscript(table_root / "p.json", table_root / "p.pt")
     module = torch.jit.load(str(table_root / "p.pt"))
     tf = load_transforms(table_root / "p.json")
-    val = pl.read_csv(table_root / "val.csv")
-    val = pl.concat([val, pl.DataFrame({"age": [None], "income": [-999.0], "color": ["mauve"], "label": ["no"]})],
-                    how="vertical_relaxed")
-    numeric = {c: torch.tensor(val.get_column(c).cast(pl.Float64).fill_null(float("nan")).to_numpy())
-               for c in module.numeric_columns}  # fmt: skip
-    categorical = {c: val.get_column(c).to_list() for c in module.categorical_columns}
-    got = module(numeric, categorical)
-    torch.testing.assert_close(got, tf(val, as_tensor=True), rtol=0, atol=0)
+    val = pl.read_csv(table_root / "val.csv", infer_schema=typed)
+    odd = pl.DataFrame({"age": [None, " 41 "], "income": ["-999", "oops"], "color": ["mauve", " NA "],
+                        "label": ["no", "yes"]})  # fmt: skip
+    val = pl.concat([val.cast(pl.String), odd], how="vertical_relaxed") if not typed else val
+    numeric, categorical = tf.script_inputs(val)
+    assert set(numeric) == set(module.numeric_columns) and set(categorical) == set(module.categorical_columns)
+    torch.testing.assert_close(module(numeric, categorical), tf(val, as_tensor=True), rtol=0, atol=0)
     assert list(module.features) == tf.features
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("categories", ["onehot", "index"], ids=["one-hot export", "index export"])
+def test_table_torchscript_export_handles_missing_and_unseen_values(table_root: Path, categories: str) -> None:
+    torch = pytest.importorskip("torch")
+    from dataaudit.transforms.export import scripted_module
+
+    art = fit(table_root, categories=categories)
+    module = scripted_module(art)
+    tf = load_transforms(art)
+    rows = [{"age": None, "income": -999.0, "color": "mauve"}, {"age": 30.0, "income": 1.5, "color": None},
+            {"age": float("nan"), "income": float("inf"), "color": "  red"}]  # fmt: skip
+    numeric, categorical = tf.script_inputs(rows)
+    torch.testing.assert_close(module(numeric, categorical), tf(rows, as_tensor=True), rtol=0, atol=0)
 
 
 # -- images -----------------------------------------------------------------------------------

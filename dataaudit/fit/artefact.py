@@ -664,7 +664,7 @@ def load_artefact(path: str | Path) -> Artefact:
     if _looks_like_pickle(raw):
         raise ArtefactError(f"{path}: refusing to load: the file holds pickle data (pickle can run code)")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ArtefactError(f"{path}: not a JSON artefact (not UTF-8 text)") from None
     try:

@@ -121,8 +121,6 @@ def validate(
     cfg = config if config is not None else build_config(str(source), progress=False)
     if art.image is not None and cfg.modality is None:
         cfg.modality = "image"
-    if art.table is not None and not cfg.sentinels:
-        cfg.sentinels = tuple(art.table.sentinels)
     dataset = open_source(source, cfg)
     if art.image is not None:
         splits = _read_images(dataset, art, params)
@@ -156,6 +154,8 @@ def validate(
 def _read_tables(dataset: Dataset, art: Artefact, params: dict[str, float]) -> dict[str, _Split]:
     plan = art.table
     assert plan is not None
+    if dataset.modality == "image":
+        raise UsageError(f"{dataset.source}: the artefact was fitted on a table but this source holds images")
     sentinels = list(plan.sentinels)
     num_sent = numeric_sentinels(sentinels)
     label = art.label.column if art.label else None

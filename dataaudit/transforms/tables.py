@@ -104,6 +104,12 @@ class TableTransform:
         return self._index(col)
 
     def _numeric(self, col: NumericColumn, dtype: pl.DataType) -> pl.Expr:
+        ok, num = self._parsed(col, dtype)
+        value = pl.when(ok).then(num).otherwise(pl.lit(col.fill, dtype=pl.Float64))
+        return ((value - col.center) / col.scale).cast(pl.Float32).alias(col.name)
+
+    def _parsed(self, col: NumericColumn, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+        """``(usable, value)``: whether each value is a usable number, and the number."""
         raw = pl.col(col.name)
         if is_text(dtype):
             st = raw.cast(pl.String).str.strip_chars()
@@ -119,8 +125,7 @@ class TableTransform:
             ok = pl.lit(False)
         else:
             raise UsageError(f"column {col.name!r} has type {dtype}; the artefact expects numbers")
-        value = pl.when(ok).then(num).otherwise(pl.lit(col.fill, dtype=pl.Float64))
-        return ((value - col.center) / col.scale).cast(pl.Float32).alias(col.name)
+        return ok, num
 
     def _index(self, col: CategoricalColumn) -> pl.Expr:
         st = pl.col(col.name).cast(pl.String).str.strip_chars()
@@ -129,6 +134,27 @@ class TableTransform:
         return value.replace_strict(
             col.vocabulary, list(range(1, len(col.vocabulary) + 1)), default=0, return_dtype=pl.Int32
         )
+
+    def script_inputs(self, data: Any) -> tuple[dict[str, Any], dict[str, list[str | None]]]:
+        """``(numeric, categorical)`` for the exported TorchScript module's ``forward``:
+        numeric columns parsed as this transform parses them (float64 tensors, NaN where
+        the value will be imputed), categorical columns as lists of strings (``None`` for
+        nulls)."""
+        import torch
+
+        df = to_frame(data, self.input_columns)
+        numeric: dict[str, Any] = {}
+        categorical: dict[str, list[str | None]] = {}
+        for col in self.plan.columns:
+            if col.name not in df.columns:
+                raise UsageError(f"input lacks column {col.name!r} the artefact was fitted with")
+            if isinstance(col, NumericColumn):
+                ok, num = self._parsed(col, df.schema[col.name])
+                values = df.select(pl.when(ok).then(num).otherwise(float("nan"))).to_series().to_numpy()
+                numeric[col.name] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+            else:
+                categorical[col.name] = df.get_column(col.name).cast(pl.String).to_list()
+        return numeric, categorical
 
     # -- labels -----------------------------------------------------------------------
     def encode_labels(self, labels: Iterable[Any]) -> np.ndarray:
