@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--std", type=float, nargs="+", help="per-channel std (without --artefact)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     p.add_argument("--epochs", type=int, default=3, help="cached epochs to time (default: 3)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="naive and first epochs to interleave; medians are reported (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
     p.add_argument("--no-shuffle", action="store_true", help="sequential order")
     p.add_argument("--tune-seconds", type=float, default=0.75, help="measuring window per setting (default: 0.75)")
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_bench(
         args.source, split=args.split, artefact=args.artefact, size=size, mean=args.mean, std=args.std,
         batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, shuffle=not args.no_shuffle,
-        cache_dir=args.cache_dir, tune_seconds=args.tune_seconds, log=log,
+        cache_dir=args.cache_dir, tune_seconds=args.tune_seconds, rounds=args.rounds, log=log,
     )  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

@@ -57,6 +57,8 @@ class BenchResult:
     same_order: bool
     first_mismatch: int | None = None
     notes: list[str] = field(default_factory=list)
+    rounds: list[tuple[float, float]] = field(default_factory=list)
+    """(naive, first epoch) images/s of each interleaved round."""
 
     @property
     def first_ratio(self) -> float:
@@ -74,6 +76,7 @@ class BenchResult:
             "settings": self.settings, "decision": self.decision, "loader": self.loader,
             "same_samples": self.same_samples, "same_order": self.same_order,
             "first_mismatch": self.first_mismatch, "notes": self.notes,
+            "rounds": [{"naive": round(a, 1), "first_epoch": round(b, 1)} for a, b in self.rounds],
         }  # fmt: skip
 
     def lines(self) -> list[str]:
@@ -102,6 +105,9 @@ class BenchResult:
                 what = f"{m['batches_per_s']:.1f} batches/s" if m["error"] is None else f"failed: {m['error']}"
                 out.append(f"  measured: workers {st['num_workers']}, prefetch {st['prefetch_factor']}, "
                            f"normalise in {st['normalize']}: {what}")  # fmt: skip
+        if len(self.rounds) > 1:
+            out.append("rounds (naive, first epoch images/s; medians above): "
+                       + "; ".join(f"{a:.0f}, {b:.0f}" for a, b in self.rounds))  # fmt: skip
         out.extend(self.notes)
         return out
 
@@ -182,57 +188,72 @@ def run_bench(
     shuffle: bool = True,
     cache_dir: str | Path | None = None,
     tune_seconds: float = 0.75,
+    rounds: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> BenchResult:
-    """Naive epoch, tuned first epoch (empty cache), tuning, then ``epochs`` cached epochs
-    from a fresh ``build_loader`` (as a later run would). Without ``cache_dir`` a
-    temporary cache is used and removed, so the first epoch is really uncached."""
-    from dataaudit.loader.pipeline import build_loader, resolve_source
+    """Naive epoch and tuned first epoch (empty cache), ``rounds`` times interleaved (the
+    medians are reported: the machine may be shared); then tuning, and ``epochs`` cached
+    epochs from a fresh ``build_loader`` (as a later run would). Without ``cache_dir`` a
+    temporary cache is used and removed, so every first epoch is really uncached."""
+    from dataaudit.loader.pipeline import build_loader
 
-    if epochs < 1:
-        raise UsageError("epochs must be at least 1")
+    if epochs < 1 or rounds < 1:
+        raise UsageError("epochs and rounds must be at least 1")
     tmp = None
     if cache_dir is None:
         tmp = tempfile.mkdtemp(prefix="dataaudit-bench-")
         cache_dir = tmp
+    base = Path(cache_dir)
+
+    def say(msg: str) -> None:
+        if log is not None:
+            log(msg)
+
     try:
-        kw: dict[str, Any] = dict(split=split, artefact=artefact, batch_size=batch_size, cache_dir=cache_dir,
-                                  seed=seed, shuffle=shuffle, size=size, mean=mean, std=std,
-                                  tune_seconds=tune_seconds, log=log)  # fmt: skip
-        t0 = time.perf_counter()
-        loader = build_loader(source, **kw)
-        build_s = time.perf_counter() - t0
+        kw: dict[str, Any] = dict(split=split, artefact=artefact, batch_size=batch_size, seed=seed,
+                                  shuffle=shuffle, size=size, mean=mean, std=std, tune_seconds=tune_seconds,
+                                  log=log)  # fmt: skip
         notes: list[str] = []
-        if loader.cached:
-            notes.append(f"note: {loader.cache_path} was already cached: the first epoch read the cache")
-        src = loader.source
-        if src.names is None or src.root is None or src.labels is None:
-            raise UsageError("loader-bench compares against files on disk: give a local image folder")
-        spec = loader.spec
-        nmean, nstd = loader.normalizer.mean, loader.normalizer.std
-        naive, naive_classes = naive_loader(src.root, src.folder, src.layout or "", src.names, src.labels,
-                                            (spec.height, spec.width), spec.mode, nmean, nstd, batch_size,
-                                            loader.shuffle, seed)  # fmt: skip
-        classes = sorted(loader.class_index, key=loader.class_index.__getitem__)
+        naive_runs: list[Phase] = []
+        first_runs: list[Phase] = []
+        naive_d: list[str] = []
+        first_d: list[str] = []
+        loader: Any = None
+        for r in range(rounds):
+            cdir = base if rounds == 1 else base / f"bench-round-{r}"
+            t0 = time.perf_counter()
+            loader = build_loader(source, cache_dir=cdir, **kw)
+            build_s = time.perf_counter() - t0
+            if loader.cached:
+                notes.append(f"note: {loader.cache_path} was already cached: the first epoch read the cache")
+            src = loader.source
+            if src.names is None or src.root is None or src.labels is None:
+                raise UsageError("loader-bench compares against files on disk: give a local image folder")
+            spec = loader.spec
+            naive, naive_classes = naive_loader(
+                src.root, src.folder, src.layout or "", src.names, src.labels, (spec.height, spec.width),
+                spec.mode, loader.normalizer.mean, loader.normalizer.std, batch_size, loader.shuffle, seed,
+            )  # fmt: skip
+            classes = sorted(loader.class_index, key=loader.class_index.__getitem__)
 
-        def tuned_names(y: Any) -> list[str]:
-            return [classes[i] if i >= 0 else "" for i in y.tolist()]
+            def tuned_names(y: Any) -> list[str]:
+                return [classes[i] if i >= 0 else "" for i in y.tolist()]
 
-        def naive_names(y: Any) -> list[str]:
-            return [naive_classes[i] if i >= 0 else "" for i in y.tolist()]
+            def naive_names(y: Any) -> list[str]:
+                return [naive_classes[i] if i >= 0 else "" for i in y.tolist()]
 
-        if log:
-            log("naive epoch...")
-        naive_phase, naive_d = _timed("naive", naive, naive_names)
-        if log:
-            log("tuned first epoch...")
-        first_phase, first_d = _timed("first", loader, tuned_names)
-        first_phase.seconds += build_s
+            say(f"round {r + 1}/{rounds}: naive epoch...")
+            phase, naive_d = _timed("naive", naive, naive_names)
+            naive_runs.append(phase)
+            say(f"round {r + 1}/{rounds}: tuned first epoch...")
+            phase, first_d = _timed("first", loader, tuned_names)
+            phase.seconds += build_s
+            first_runs.append(phase)
         t0 = time.perf_counter()
         settings = loader.choose_settings()
         tuning_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = build_loader(source, **kw)
+        again = build_loader(source, cache_dir=loader.cache_path.parent.parent, **kw)
         open_s = time.perf_counter() - t0
         again.choose_settings()
         if again.decision is None or not again.decision.reused:
@@ -240,6 +261,7 @@ def run_bench(
         again.set_epoch(0)
         _, cached_d = _timed("check", again, tuned_names)
         cached = Phase("cached")
+        say(f"{epochs} cached epoch(s)...")
         for _ in range(epochs):
             p, _d = _timed("cached", again, tuned_names)
             cached.items += p.items
@@ -252,10 +274,16 @@ def run_bench(
             mismatch = next((i for i, (a, b) in enumerate(zip(first_d, cached_d)) if a != b), None)
         if mismatch is None and not (len(naive_d) == len(first_d) == len(cached_d)):
             mismatch = min(len(naive_d), len(first_d), len(cached_d))
-        return BenchResult(naive_phase, first_phase, cached, tuning_s, open_s, settings.to_dict(),
-                           None if loader.decision is None else loader.decision.to_dict(), loader.describe(),
-                           same_samples, same_order, mismatch, notes)  # fmt: skip
+        result = BenchResult(_median(naive_runs), _median(first_runs), cached, tuning_s, open_s,
+                             settings.to_dict(), None if loader.decision is None else loader.decision.to_dict(),
+                             loader.describe(), same_samples, same_order, mismatch, notes)  # fmt: skip
+        result.rounds = [(n.images_per_s, f.images_per_s) for n, f in zip(naive_runs, first_runs)]
+        return result
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _median(phases: list[Phase]) -> Phase:
+    """The phase with the median throughput."""
+    return sorted(phases, key=lambda p: p.images_per_s)[len(phases) // 2]
