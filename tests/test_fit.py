@@ -30,6 +30,15 @@ from dataaudit.fit.sketch import QuantileSketch
 from dataaudit.fit.tables import TableFitter
 from dataaudit.sources.base import Dataset
 
+
+@pytest.fixture(autouse=True)
+def _hf_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No telemetry, no download counts, caches in tmp (nothing here should reach the Hub)."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf")))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+
+
 COLORS = ["red", "green", "blue", "teal"]
 COLOR_P = [0.5, 0.3, 0.15, 0.05]
 

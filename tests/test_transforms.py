@@ -14,6 +14,14 @@ from dataaudit.transforms import load_transforms
 from dataaudit.transforms.tables import TableTransform
 
 
+@pytest.fixture(autouse=True)
+def _hf_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No telemetry, no download counts, caches in tmp (nothing here should reach the Hub)."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf")))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+
+
 @pytest.fixture
 def table_root(tmp_path: Path) -> Path:
     rng = np.random.default_rng(11)

@@ -14,6 +14,15 @@ from dataaudit.fit import fit
 from dataaudit.fit.validate import validate
 from dataaudit.report.model import Severity
 
+
+@pytest.fixture(autouse=True)
+def _hf_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No telemetry, no download counts, caches in tmp (nothing here should reach the Hub)."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf")))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+
+
 SCHEMA = Path("/work/shared/report.schema.json")
 
 
