@@ -599,3 +599,20 @@ def test_a_hub_that_keeps_answering_503_fails_clearly(hub: FakeHub, sleeps: list
 
     with pytest.raises(HubError, match=r"kept answering 503 .* after 4 attempts: try again later"):
         open_hub("hf://alice/tiny", Config(token=ALICE))
+
+
+def test_an_image_dataset_without_labels_still_streams_its_images(hub: FakeHub) -> None:
+    pictures = [{"bytes": _png((i * 40, 0, 0)), "path": None} for i in range(3)]
+    hub.add_dataset(
+        "alice/unlabelled",
+        {
+            "README.md": dataset_card("  - name: image\n    dtype: image\n"),
+            "data/train-00000-of-00001.parquet": parquet_bytes({"image": pictures}),
+        },
+    )
+    dataset = open_hub("hf://alice/unlabelled", Config(token=ALICE))
+    records = [r for b in dataset.batches() for r in b.payload]
+
+    assert dataset.label_column is None
+    assert [(r.index, r.label) for r in records] == [(0, None), (1, None), (2, None)]
+    assert any("no label column" in n for n in dataset.notes)

@@ -390,8 +390,8 @@ def _arrow_to_frame(
             series = pl.Series(name, [_json_text(v) for v in chunked.to_pylist()], dtype=pl.String)
             notes.add(f"column {name!r} has a type polars cannot hold: audited as its JSON text")
         columns[name] = series
-    frame = pl.DataFrame(list(columns.values())) if columns else pl.DataFrame()
-    frame = _flatten(frame, notes)
+    rows = pl.Series(ROW, range(start, start + table.num_rows), dtype=pl.Int64)
+    frame = _flatten(pl.DataFrame([*columns.values(), rows]), notes)
     exprs = []
     for name, names in plan.class_labels.items():
         if name in frame.columns and frame.schema[name].is_integer():
@@ -403,7 +403,6 @@ def _arrow_to_frame(
             exprs.append(pl.when(codes < 0).then(None).otherwise(mapped).alias(name))
     if exprs:
         frame = frame.with_columns(exprs)
-    frame = frame.with_columns(pl.int_range(start, start + table.num_rows, dtype=pl.Int64).alias(ROW))
     if images is not None and plan.label is not None and plan.label in frame.columns:
         labels = frame[plan.label].cast(pl.String).to_list()
         from dataaudit.sources.images import ImageRecord
