@@ -616,3 +616,13 @@ def test_an_image_dataset_without_labels_still_streams_its_images(hub: FakeHub) 
     assert dataset.label_column is None
     assert [(r.index, r.label) for r in records] == [(0, None), (1, None), (2, None)]
     assert any("no label column" in n for n in dataset.notes)
+
+
+def test_restricting_the_splits_streams_only_those(hub: FakeHub) -> None:
+    from dataaudit.sources import open_source
+
+    dataset = open_source("hf://alice/tiny", Config(token=ALICE), splits=["train"])
+    batches = list(dataset.batches())
+
+    assert {b.split for b in batches} == {"train"}
+    assert not [r for r in hub.log() if "validation" in r.path and r.method == "GET"]

@@ -592,13 +592,14 @@ class _HubSource:
             detected["text_column"] = text_column
         if plan.image_column:
             detected["image_column"] = plan.image_column
+        fmt = detected.get("format") if isinstance(detected.get("format"), str) else None
         known = [s.num_rows for s in self.splits]
         partial = self.config.max_rows is not None and any(n is None or n > self.config.max_rows for n in known)
         self.dataset = Dataset(
             source=self.ctx.spec,
             root=root,
             modality=modality,
-            splits={s.name: SplitInfo(s.name, [], detected.get("format") if isinstance(detected.get("format"), str) else None) for s in self.splits},
+            splits={s.name: SplitInfo(s.name, [], fmt) for s in self.splits},
             label_column=plan.label,
             read=self.read,
             text_column=text_column,
@@ -650,9 +651,12 @@ class _HubSource:
     def read(self) -> Iterator[Batch]:
         notes: set[str] = set()
         cut: list[str] = []
+        # Whoever restricts ``Dataset.splits`` (fit reads train only) spares the other streams.
+        wanted = set(self.dataset.splits) if self.dataset is not None else None
         try:
             for split in sorted(self.splits, key=lambda s: split_order(s.name)):
-                yield from self._read_split(split, notes, cut)
+                if wanted is None or split.name in wanted:
+                    yield from self._read_split(split, notes, cut)
         finally:
             for note in sorted(notes):
                 if note not in self.notes:
