@@ -495,6 +495,8 @@ def _what(entry: _Entry, numeric_text: bool = False) -> str:
         return f"have {col} outside [{kw.get('min_value')}, {kw.get('max_value')}]"
     if t == "expect_column_values_to_be_in_type_list":
         return f"have a value of {col} not of type {', '.join(map(str, kw.get('type_list') or []))}"
+    if t == "expect_column_values_to_be_unique":
+        return f"have a value of {col} that occurs more than once"
     if t in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
         return f"have {col} failing the pattern {kw.get('regex')!r}"
     return f"break it on {col or 'the row'}"
