@@ -125,6 +125,10 @@ def scan(
     dataset = open_source(path, cfg)
     validator = None
     if expectations is not None:
+        from dataaudit.errors import require
+
+        require("great_expectations", "gx")
+        require("pandas", "gx")
         from dataaudit.expectations.validate import SuiteValidator
 
         validator = SuiteValidator(expectations, dataset, cfg)

@@ -7,6 +7,7 @@ Modules are imported here by name, explicitly; each registers its functions with
 from dataaudit.checks import (  # noqa: F401  (imported for registration)
     duplicates,
     files,
+    images,
     labels,
     missing,
     normalization,
@@ -18,4 +19,4 @@ from dataaudit.checks.registry import register_external_id
 
 register_external_id("expectation", {})  # produced by Great Expectations suites (dataaudit.expectations)
 
-__all__ = ["duplicates", "files", "labels", "missing", "normalization", "schema", "shift", "structure"]
+__all__ = ["duplicates", "files", "images", "labels", "missing", "normalization", "schema", "shift", "structure"]

@@ -189,6 +189,11 @@ def _supplied_image(ref: SplitStats, image: dict[str, Any], ctx: CheckContext) -
     found = channel_stats(ref)
     if found is None:
         return
+    # An artefact states what the model sees (after resizing, which lowers the std) and, beside it,
+    # the same train pixels at their stored resolution: compare like with like.
+    if image.get("source_mean"):
+        mean = [float(x) for x in image["source_mean"]]
+        std = [float(x) for x in image.get("source_std", std)]
     tm, ts = found
     rel = max(ctx.params("normalization_leak")["supplied_tolerance"], 0.05)
     n = min(len(mean), len(tm))

@@ -328,6 +328,8 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             notes.append("one table and no split information: read as a single split, train")
     else:
         for split, paths in split_files.items():
+            if wanted is not None and split not in wanted:
+                continue  # never opened: fitting on train must not read val/test at all
             files[split] = [inspect_file(p, _rel(p, root), table_format(p)[0], split, cfg) for p in paths]  # type: ignore[index]
 
     all_files = [tf for tfs in files.values() for tf in tfs]

@@ -1,0 +1,67 @@
+"""Fast start: without torch, datasets, huggingface_hub and great_expectations installed,
+``import dataaudit``, ``dataaudit --help`` and a table scan still work (and never import them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HEAVY = ("torch", "torchvision", "datasets", "huggingface_hub", "great_expectations", "pandas")
+
+BLOCKER = textwrap.dedent(
+    f"""
+    import sys
+    for name in {HEAVY!r}:
+        sys.modules[name] = None  # what an absent package looks like to import and find_spec
+    """
+)
+
+
+def run(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCKER + code, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_import_and_help_without_heavy_libraries() -> None:
+    proc = run(
+        "import sys, dataaudit\n"
+        "from dataaudit.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        f"print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "scan" in proc.stdout
+
+
+def test_table_scan_without_heavy_libraries(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("x,label\n" + "".join(f"{i % 7},{'ab'[i % 2]}\n" for i in range(60)))
+    (tmp_path / "test.csv").write_text("x,label\n" + "".join(f"{i % 5},{'ab'[i % 2]}\n" for i in range(20)))
+    out = tmp_path / "report.json"
+    proc = run(
+        "import sys\nfrom dataaudit.cli import main\n"
+        "code = main(['scan', sys.argv[1], '--format', 'json', '--output', sys.argv[2], '--quiet'])\n"
+        f"loaded = sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in {HEAVY!r})\n"
+        "print(code, loaded)\n",
+        str(tmp_path), str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    code, loaded = proc.stdout.strip().split(" ", 1)
+    assert code in ("0", "1") and loaded == "[]"
+    assert json.loads(out.read_text())["splits"]["test"]["rows"] == 20
+
+
+def test_a_missing_extra_is_a_clear_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("x,label\n1,a\n2,b\n")
+    proc = run(
+        "import sys\nfrom dataaudit.cli import main\n"
+        "sys.exit(main(['scan', sys.argv[1], '--expectations', sys.argv[2]]))\n",
+        str(tmp_path), str(tmp_path / "suite.json"),
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "pip install 'dataaudit[gx]'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
