@@ -544,3 +544,18 @@ def test_fitting_is_independent_of_batch_boundaries(xs: list[float | None], cats
             assert a.std == pytest.approx(b.std, rel=1e-6, abs=1e-6)
         else:
             assert a == b
+
+
+def test_counting_stops_for_many_valued_numeric_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataaudit.fit.tables as tables
+
+    monkeypatch.setattr(tables, "COUNT_CAP", 50)
+    n = 400
+    mostly = [f"{i * 0.5}" if i % 20 else "n/a?" for i in range(n)]  # 95 % numbers: numeric
+    mixed = [f"{i * 0.5}" if i % 5 else f"code{i}" for i in range(n)]  # 80 %: neither
+    pl.DataFrame({"mostly": mostly, "mixed": mixed, "label": ["a", "b"] * (n // 2)}).write_csv(tmp_path / "train.csv")
+    art = fit(tmp_path)
+    assert art.table is not None
+    mostly_col = art.table.column("mostly")
+    assert isinstance(mostly_col, NumericColumn) and mostly_col.count == n - n // 20
+    assert "high cardinality" in art.table.dropped["mixed"]

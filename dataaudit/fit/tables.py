@@ -83,6 +83,10 @@ class _ColumnState:
     sketch: QuantileSketch = field(default_factory=QuantileSketch)
     counts: Counter[str] = field(default_factory=Counter)
     exact_counts: bool = True
+    forced_categorical: bool = False
+    counting: bool = True
+    """False once a mostly-numeric text column passed COUNT_CAP distinct values: its
+    strings are no vocabulary, and counting them would only cost time and memory."""
     distinct_lower_bound: int = 0
     text: bool = False
     boolean: bool = False
@@ -93,6 +97,9 @@ class _ColumnState:
         return self.count - self.missing
 
     def add_counts(self, values: pl.Series) -> None:
+        if not self.counting:
+            self.distinct_lower_bound = max(self.distinct_lower_bound, values.n_unique())
+            return
         vc = values.value_counts()
         self.counts.update({str(v): int(n) for v, n in vc.iter_rows()})
         self.distinct_lower_bound = max(self.distinct_lower_bound, len(self.counts))
@@ -102,6 +109,10 @@ class _ColumnState:
             # the column is high-cardinality, which drops it anyway.
             self.counts = Counter(dict(self.counts.most_common(COUNT_CAP // 2)))
             self.exact_counts = False
+            numeric = self.moments.count + self.infinite >= NUMERIC_SHARE * max(self.present, 1)
+            if numeric and not self.forced_categorical:
+                self.counting = False
+                self.counts = Counter()
 
 
 class TableFitter:
@@ -137,7 +148,7 @@ class TableFitter:
         for name in df.columns:
             state = self.columns.get(name)
             if state is None:
-                state = self.columns[name] = _ColumnState(name)
+                state = self.columns[name] = _ColumnState(name, forced_categorical=name in self.forced_cat)
             if name == self.label:
                 state.count += df.height
                 self._label(df.get_column(name))
@@ -229,6 +240,12 @@ class TableFitter:
                 columns.append(self._numeric_column(st))
             else:
                 distinct = len(st.counts) if st.exact_counts else st.distinct_lower_bound
+                if not st.counting:
+                    dropped[name] = (
+                        f"high cardinality: more than {COUNT_CAP} distinct values, mostly but not "
+                        f"{NUMERIC_SHARE:.0%} numeric (use --numeric to keep it as a number)"
+                    )
+                    continue
                 if (
                     name not in self.forced_cat
                     and distinct > int(opts["max_categories"])
