@@ -18,7 +18,8 @@ pytest.importorskip("torchvision")
 
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, RandomSampler  # noqa: E402
-from torchvision import datasets, transforms  # noqa: E402
+from torchvision import datasets  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
 
 from dataaudit.errors import SourceError, UsageError  # noqa: E402
 from dataaudit.loader import LoaderSettings, build_loader, default_cache_root  # noqa: E402
@@ -68,8 +69,17 @@ def data(tmp_path: Path) -> Path:
     return root
 
 
+def _tf(mean: list[float] | None = MEAN, std: list[float] | None = STD, scale: bool = True) -> Any:
+    steps: list[Any] = [v2.RGB(), v2.ToImage(), v2.Resize(list(SIZE), antialias=True)]
+    if scale:
+        steps.append(v2.ToDtype(torch.float32, scale=True))
+    if mean is not None:
+        steps.append(v2.Normalize(mean, std))
+    return v2.Compose(steps)
+
+
 def _naive(root: Path, split: str = "train", shuffle: bool = True, seed: int = 0, bs: int = 5) -> DataLoader[Any]:
-    tf = transforms.Compose([transforms.Resize(SIZE), transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    tf = _tf()
     ds = datasets.ImageFolder(str(root / split), transform=tf)
     sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(seed)) if shuffle else None
     return DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=0)
@@ -128,6 +138,22 @@ def test_worker_processes_work_on_cpu_and_change_nothing(data: Path, settings: L
     got_x, got_y = _all(loader)
     assert loader.dataloader.num_workers == settings.num_workers
     assert torch.equal(got_x, want_x) and torch.equal(got_y, want_y)
+
+
+def test_with_a_fitted_artefact_the_loader_equals_its_eval_transform(data: Path, tmp_path: Path) -> None:
+    from dataaudit.fit import fit
+    from dataaudit.transforms.images import build_image_transform
+
+    art_path = tmp_path / "preprocess.json"
+    art = fit(data, art_path, image_size=(SIZE[1], SIZE[0]))
+    assert art.image is not None and art.label is not None
+    loader = build_loader(data, split="val", artefact=art_path, batch_size=4, tune=False, **FAST)
+    x, y = _all(loader)
+    assert x.shape == (9, 3, art.image.height, art.image.width)
+    ds = datasets.ImageFolder(str(data / "val"), transform=build_image_transform(art))
+    want_x, want_y = _all(DataLoader(ds, batch_size=4))
+    assert torch.equal(x, want_x)
+    assert [art.label.classes[i] for i in y] == [ds.classes[i] for i in want_y]
 
 
 # -- order -----------------------------------------------------------------------------
@@ -392,15 +418,13 @@ def test_a_label_missing_from_the_class_map_is_a_clear_error(data: Path) -> None
 def test_uint8_output_skips_normalisation(data: Path) -> None:
     x, _ = _all(_loader(data, output="uint8", shuffle=False))
     assert x.dtype == torch.uint8
-    want = transforms.Compose([transforms.Resize(SIZE), transforms.PILToTensor()])
-    img = datasets.ImageFolder(str(data / "train"), transform=want)[0][0]
+    img = datasets.ImageFolder(str(data / "train"), transform=_tf(None, None, scale=False))[0][0]
     assert torch.equal(x[0], img)
 
 
 def test_without_mean_and_std_images_are_scaled_to_unit_range(data: Path) -> None:
     x, _ = _all(_loader(data, mean=None, std=None, shuffle=False))
-    tf = transforms.Compose([transforms.Resize(SIZE), transforms.ToTensor()])
-    assert torch.equal(x[0], datasets.ImageFolder(str(data / "train"), transform=tf)[0][0])
+    assert torch.equal(x[0], datasets.ImageFolder(str(data / "train"), transform=_tf(None, None))[0][0])
 
 
 def test_an_image_that_does_not_decode_names_the_file(data: Path) -> None:

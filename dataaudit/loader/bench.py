@@ -1,8 +1,9 @@
 """Measure the tuned loader against a naive one (``dataaudit loader-bench`` and the benchmark).
 
 The naive loader is what a training script starts with: torchvision's
-``ImageFolder`` (or the same PIL loading for metadata layouts), ``Resize`` +
-``ToTensor`` + ``Normalize`` per image, default collation, ``num_workers=0``,
+``ImageFolder`` (or the same PIL loading for metadata layouts) with the fitted
+eval transform (``build_image_transform(artefact)``, or the same v2 steps by
+hand) per image, default collation, ``num_workers=0``,
 and a ``RandomSampler`` seeded like the tuned loader's first epoch. Every batch
 of both is hashed (pixels and label names), so the report says whether they
 delivered the same samples in the same order.
@@ -87,7 +88,7 @@ class BenchResult:
         out = [
             f"source: {lo['source']} (split {lo['split']}, {lo['items']} images -> {img['height']}x{img['width']} "
             f"{img['mode']}, batch {lo['batch_size']}, device {lo['device']})",
-            f"naive  (ImageFolder + ToTensor/Normalize, num_workers=0): {self.naive.images_per_s:10.1f} images/s",
+            f"naive  (ImageFolder + per-image transform, num_workers=0): {self.naive.images_per_s:10.1f} images/s",
             f"tuned, first epoch (decode into cache, threads):          {self.first.images_per_s:10.1f} images/s"
             f"  {self.first_ratio:5.2f}x naive",
             f"tuned, cached epochs ({self.cached.batches} batches):                 "
@@ -134,22 +135,30 @@ def _timed(name: str, batches: Iterable[Any], label_names: Callable[[Any], list[
     return phase, digests
 
 
+def eval_transform(size: tuple[int, int], mode: str, mean: Sequence[float] | None, std: Sequence[float] | None) -> Any:
+    """What a script writes by hand: colour mode, ``ToImage``, ``Resize``, ``ToDtype``, ``Normalize``
+    (the steps of :func:`dataaudit.transforms.images.build_image_transform`)."""
+    import torch
+    from torchvision.transforms import v2
+
+    steps: list[Any] = [v2.RGB() if mode == "RGB" else v2.Grayscale(1), v2.ToImage(),
+                        v2.Resize(list(size), antialias=True), v2.ToDtype(torch.float32, scale=True)]  # fmt: skip
+    if mean is not None and std is not None:
+        steps.append(v2.Normalize(list(mean), list(std)))
+    return v2.Compose(steps)
+
+
 def naive_loader(
     root: Path, folder: str, layout: str, names: Sequence[str], labels: Sequence[str | None], size: tuple[int, int],
     mode: str, mean: Sequence[float] | None, std: Sequence[float] | None, batch_size: int, shuffle: bool, seed: int,
+    transform: Any = None,
 ) -> tuple[Any, list[str]]:  # fmt: skip
     """The naive DataLoader and its class names (``ImageFolder`` for class-folder layouts)."""
     import torch
     from torch.utils.data import DataLoader, Dataset, RandomSampler
-    from torchvision import datasets, transforms
+    from torchvision import datasets
 
-    steps: list[Any] = [transforms.Resize(size)]
-    if mode == "L":
-        steps.insert(0, transforms.Grayscale(1))
-    steps.append(transforms.ToTensor())
-    if mean is not None and std is not None:
-        steps.append(transforms.Normalize(list(mean), list(std)))
-    tf = transforms.Compose(steps)
+    tf = transform if transform is not None else eval_transform(size, mode, mean, std)
     ds: Any = None
     if layout in ("imagefolder", "class_folders") and all(lab is not None for lab in labels):
         ds = datasets.ImageFolder(str(root / folder), transform=tf)
@@ -219,6 +228,13 @@ def run_bench(
         naive_d: list[str] = []
         first_d: list[str] = []
         loader: Any = None
+        fitted = None
+        if artefact is not None and size is None and mean is None and std is None:
+            from dataaudit.loader.pipeline import _load_artefact
+            from dataaudit.transforms.images import build_image_transform
+
+            art = _load_artefact(artefact)
+            fitted = build_image_transform(art) if art is not None and art.image is not None else None
         for r in range(rounds):
             cdir = base if rounds == 1 else base / f"bench-round-{r}"
             t0 = time.perf_counter()
@@ -233,6 +249,7 @@ def run_bench(
             naive, naive_classes = naive_loader(
                 src.root, src.folder, src.layout or "", src.names, src.labels, (spec.height, spec.width),
                 spec.mode, loader.normalizer.mean, loader.normalizer.std, batch_size, loader.shuffle, seed,
+                transform=fitted,
             )  # fmt: skip
             classes = sorted(loader.class_index, key=loader.class_index.__getitem__)
 

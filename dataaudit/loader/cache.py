@@ -100,35 +100,45 @@ class DecodeSpec:
         return self.channels * self.height * self.width
 
     def key_fields(self) -> dict[str, Any]:
-        """What shapes the decoded bytes (the Pillow version included: its resampling may change)."""
+        """What shapes the decoded bytes (library versions included: decoders and kernels change)."""
         import PIL
+        import torchvision
 
         return {
             "height": self.height, "width": self.width, "mode": self.mode,
-            "interpolation": self.interpolation, "pillow": PIL.__version__,
+            "interpolation": self.interpolation, "antialias": True, "pillow": PIL.__version__,
+            "torchvision": torchvision.__version__,
         }  # fmt: skip
 
 
-_RESAMPLE = {"bilinear": 2, "nearest": 0, "bicubic": 3, "lanczos": 1}  # PIL.Image.Resampling values
+_RESAMPLE = ("bilinear", "nearest", "bicubic")
 
 
 def decode_image(src: str | os.PathLike[str] | bytes, spec: DecodeSpec) -> np.ndarray:
     """Decode one image into a ``(channels, height, width)`` uint8 array.
 
-    The same operations as torchvision's ``ImageFolder`` loader followed by
-    ``Resize((height, width))`` (PIL, antialiased), so the pixels are identical.
+    The operations of the fitted eval transform
+    (:func:`dataaudit.transforms.images.build_image_transform`): PIL colour
+    conversion, ``ToImage``, then torchvision's antialiased ``Resize`` on the
+    uint8 tensor, so cached pixels are exactly what that transform computes
+    before scaling.
     """
     from PIL import Image
+    from torchvision.transforms.v2 import functional as F
 
     fh: Any = io.BytesIO(src) if isinstance(src, bytes) else open(src, "rb")
     with fh, Image.open(fh) as img:
-        conv = img.convert(spec.mode)
-        if conv.size != (spec.width, spec.height):
-            conv = conv.resize((spec.width, spec.height), _RESAMPLE[spec.interpolation])
-        arr = np.asarray(conv, dtype=np.uint8)
-    if arr.ndim == 2:
-        return arr[None, :, :]
-    return arr.transpose(2, 0, 1)
+        tensor = F.pil_to_tensor(img.convert(spec.mode))
+    if tuple(tensor.shape[1:]) != (spec.height, spec.width):
+        tensor = F.resize(tensor, [spec.height, spec.width], interpolation=_interpolation(spec.interpolation),
+                          antialias=True)  # fmt: skip
+    return np.ascontiguousarray(tensor.numpy())
+
+
+def _interpolation(name: str) -> Any:
+    from torchvision.transforms import InterpolationMode
+
+    return InterpolationMode(name)
 
 
 def fingerprint_files(

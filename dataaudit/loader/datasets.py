@@ -24,8 +24,9 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class Normalizer:
-    """``(x / 255 - mean) / std`` per channel, from uint8, in the same operations as
-    torchvision's ``ToTensor`` + ``Normalize`` (so results are bit-identical)."""
+    """``(x * (1/255) - mean) / std`` per channel, from uint8, in the same float32
+    operations as torchvision's ``ToDtype(float32, scale=True)`` + ``Normalize`` (the
+    fitted eval transform), so results are bit-identical."""
 
     def __init__(self, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
         self.mean = None if mean is None else [float(m) for m in mean]
@@ -48,7 +49,7 @@ class Normalizer:
         """The same on a NumPy uint8 batch, single-threaded (for decoding threads): float32
         IEEE operations in the same order, so the bits equal the torch result."""
         x = images.astype(np.float32)
-        np.divide(x, np.float32(255), out=x)
+        np.multiply(x, np.float32(1.0 / 255), out=x)
         if self.mean is not None and self.std is not None:
             shape = (1, -1, 1, 1)
             np.subtract(x, np.asarray(self.mean, dtype=np.float32).reshape(shape), out=x)
@@ -57,7 +58,7 @@ class Normalizer:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Float32 normalised copy of a uint8 ``(N, C, H, W)`` batch, on its own device."""
-        x = images.to(torch.float32).div_(255)
+        x = images.to(torch.float32).mul_(1.0 / 255)
         if self.mean is None:
             return x
         m, s = self._on(x.device)
