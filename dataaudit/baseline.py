@@ -88,19 +88,30 @@ def write_baseline(report: Report, path: str | Path) -> None:
         "findings": entries,
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    target = Path(path)
+    write_text_atomic(Path(path), text, what="baseline")
+
+
+def write_text_atomic(target: Path, text: str, what: str = "file") -> None:
+    """Write ``text`` to ``target`` through a temporary file and ``os.replace``.
+
+    The file gets the usual permissions (0666 less the umask), not the 0600 of a
+    temporary file: baselines and suites are committed and shared.
+    """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise UsageError(f"cannot write baseline {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {what} {target}: {exc.strerror or exc}") from None
 
 
 def read_baseline(path: str | Path) -> list[dict[str, Any]]:

@@ -181,3 +181,15 @@ def test_a_bad_baseline_exits_2_in_one_line(tmp_path: Path, capsys: pytest.Captu
     assert main(["scan", str(data), "--baseline", str(tmp_path / "missing.json"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "Traceback" not in err
+
+
+def test_the_baseline_file_is_readable_by_others(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    base = tmp_path / "baseline.json"
+    write_baseline(_report(_finding()), base)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(base.stat().st_mode) == 0o666 & ~mask
+    assert not list(tmp_path.glob(".baseline.json.*")), "no temporary file left behind"

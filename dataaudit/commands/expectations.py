@@ -48,7 +48,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     import json
 
-    from dataaudit.commands.scan import _write, config_from_args
+    from dataaudit.baseline import write_text_atomic
+    from dataaudit.commands.scan import config_from_args
     from dataaudit.errors import UsageError
     from dataaudit.expectations.generate import generate_suite
 
@@ -66,7 +67,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.output:
         from pathlib import Path
 
-        _write(Path(args.output), text)
+        write_text_atomic(Path(args.output), text, what="suite")
         columns = len((suite.get("meta") or {}).get("dataaudit", {}).get("columns", {}))
         sys.stderr.write(f"wrote {len(suite['expectations'])} expectations on {columns} columns to {args.output}\n")
     else:

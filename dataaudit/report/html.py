@@ -613,7 +613,9 @@ def _examples_table(f: Finding, max_examples: int) -> str:
     more = ""
     if len(f.examples) > len(examples) or f.count > len(examples):
         more = f'<p class="muted">{len(examples)} of {_num(max(f.count, len(f.examples)))} shown.</p>'
-    return f'<details class="examples" open><summary>Examples</summary><table class="grid small"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}</details>'
+    # Short lists stay open; long ones are folded so the page reads as a list of problems.
+    state = " open" if len(examples) <= 6 else ""
+    return f'<details class="examples"{state}><summary>Examples ({len(examples)})</summary><table class="grid small"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}</details>'
 
 
 def _item_text(value: Any) -> str:
