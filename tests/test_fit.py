@@ -559,3 +559,23 @@ def test_counting_stops_for_many_valued_numeric_text(tmp_path: Path, monkeypatch
     mostly_col = art.table.column("mostly")
     assert isinstance(mostly_col, NumericColumn) and mostly_col.count == n - n // 20
     assert "high cardinality" in art.table.dropped["mixed"]
+
+
+def test_image_fit_never_opens_val_or_test_images(tmp_path: Path) -> None:
+    global _OPENED
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("val", 3), ("test", 3)):
+        for i in range(n):
+            folder = tmp_path / split / ("cat" if i % 2 else "dog")
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    _OPENED = []
+    try:
+        art = fit(tmp_path)
+    finally:
+        opened, _OPENED = _OPENED, None
+    assert art.image is not None and art.items == 6
+    assert any("/train/" in p for p in opened)
+    assert not [p for p in opened if "/val/" in p or "/test/" in p]

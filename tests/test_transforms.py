@@ -267,10 +267,10 @@ def test_image_torchscript_export_matches_the_eager_pipeline(tmp_path: Path) -> 
     from dataaudit.transforms import export_torchscript
 
     root = write_images(tmp_path, {"train": TRAIN_SIZES})
-    fit(root, tmp_path / "p.json")
+    art = fit(root, tmp_path / "p.json")
     export_torchscript(tmp_path / "p.json", tmp_path / "p.pt")
     module = torch.jit.load(str(tmp_path / "p.pt"))
-    eager = load_transforms(tmp_path / "p.json")
+    eager = load_transforms(art)  # the in-memory artefact, before any save/load
     paths = sorted((root / "train").rglob("*.png"))
     for path in paths:
         img = Image.open(path)
