@@ -141,12 +141,14 @@ def _redact_record(record: logging.LogRecord) -> None:
     if clean != message:
         record.msg, record.args = clean, None
     if record.exc_info and record.exc_info[1] is not None:
-        # Tracebacks are formatted from the exception: format it now, redacted, and drop the object.
         import traceback
 
-        text = "".join(traceback.format_exception(*record.exc_info))
-        record.exc_text = scrub(text)
-        record.exc_info = None
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        clean = scrub(text)
+        if clean != text:
+            # Handlers format tracebacks from the exception object: hand them the redacted text instead.
+            record.exc_text = clean
+            record.exc_info = None
 
 
 def install_log_redaction() -> None:

@@ -239,7 +239,7 @@ def test_several_configs_need_a_config_name(hub: FakeHub) -> None:
             "large/train-00000-of-00001.parquet": parquet_bytes(_rows(0, 12)),
         },
     )
-    with pytest.raises(UsageError, match=r"several configs \(small, large\).*--config-name"):
+    with pytest.raises(UsageError, match=r"several configs \(small, large\): pick one with --config NAME"):
         open_hub("hf://alice/multi", Config(token=ALICE))
 
     dataset, frames = read_all("hf://alice/multi", token=ALICE, config_name="large")

@@ -235,7 +235,9 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
     if any(isinstance(link, hf_errors.RevisionNotFoundError) for link in chain) or re.search(
         r"Revision '.*' doesn't exist", text
     ):
-        return HubError(f"revision {ctx.revision!r} not found in {ctx.repo_id}: check the branch, tag or commit", ctx.spec)
+        return HubError(
+            f"revision {ctx.revision!r} not found in {ctx.repo_id}: check the branch, tag or commit", ctx.spec
+        )
     for link in chain:
         status = _status(link)
         if status == 401 and not isinstance(link, hf_errors.RepositoryNotFoundError):
@@ -266,7 +268,7 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
     if "Config name is missing" in text:
         names = re.search(r"available configs: (\[.*?\])", text)
         listed = ", ".join(re.findall(r"'([^']+)'", names.group(1))) if names else "see the dataset page"
-        return UsageError(f"{ctx.spec} has several configs ({listed}): pick one with --config-name NAME")
+        return UsageError(f"{ctx.spec} has several configs ({listed}): pick one with --config NAME")
     match = re.search(r"BuilderConfig '([^']*)' not found\. Available: (\[.*?\])", text)
     if match:
         listed = ", ".join(re.findall(r"'([^']+)'", match.group(2)))
@@ -639,7 +641,8 @@ class _HubSource:
         strings = set()
         for feats in features.values():
             for name, feature in (feats or {}).items():
-                if _feature_kind(feature) == "Value" and str(getattr(feature, "dtype", "")) in ("string", "large_string"):
+                dtype = str(getattr(feature, "dtype", ""))
+                if _feature_kind(feature) == "Value" and dtype in ("string", "large_string"):
                     strings.add(str(name))
         for cand in TEXT_CANDIDATES:
             found = _find(sorted(strings), cand)
@@ -889,7 +892,9 @@ def _open_saved(path: Path, spec: str, config: Config) -> Dataset:
     datasets = _datasets()
     ctx = _Context(spec, None, None, auth.ResolvedToken(None, None))
     if config.config_name or config.revision:
-        raise UsageError(f"--config-name and --revision do not apply to the save_to_disk folder {spec}")
+        raise UsageError(
+            f"a Hub config name (--config NAME) and --revision do not apply to the save_to_disk folder {spec}"
+        )
     try:
         loaded = datasets.load_from_disk(str(path))
     except Exception as exc:
