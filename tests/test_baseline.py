@@ -193,3 +193,40 @@ def test_the_baseline_file_is_readable_by_others(tmp_path: Path) -> None:
     os.umask(mask)
     assert stat.S_IMODE(base.stat().st_mode) == 0o666 & ~mask
     assert not list(tmp_path.glob(".baseline.json.*")), "no temporary file left behind"
+
+
+# -- the CI integrations shipped with the repository -------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_example_workflow_gates_datasets_that_exist() -> None:
+    yaml = pytest.importorskip("yaml")
+    wf = yaml.safe_load((REPO / ".github" / "workflows" / "dataaudit-gate.yml").read_text())
+    job = wf["jobs"]["gate"]
+    entries = job["strategy"]["matrix"]["include"]
+    assert {e["expect"] for e in entries} <= {"pass", "fail"}
+    for e in entries:
+        if (REPO / "sample_data").is_dir():
+            assert (REPO / e["path"]).exists(), e["path"]
+        if e["suite"]:
+            assert (REPO / e["suite"]).is_file(), e["suite"]
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "dataaudit scan" in script and "--baseline" in script and "--expectations" in script
+
+
+def test_the_pre_commit_hook_runs_the_scan_command(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    from dataaudit.cli import main
+
+    yaml = pytest.importorskip("yaml")
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "dataaudit" and hook["pass_filenames"] is False
+    assert re.search(hook["files"], "data/train.csv") and not re.search(hook["files"], "src/model.py")
+    entry = shlex.split(hook["entry"])
+    assert entry[:2] == ["dataaudit", "scan"]
+    data = _tables(tmp_path / "d")
+    assert main([*entry[1:], str(data)]) == 0
+    _tables(tmp_path / "d", {"income": range(30)})
+    assert main([*entry[1:], str(data)]) == 1
