@@ -253,7 +253,9 @@ class _HubHandler(BaseHTTPRequestHandler):
             if failure is not None:
                 raise _HubError(failure, None, "Service temporarily unavailable")
             status, headers, payload = self._route(method, path, query, body)
-        except _HubError as err:
+        except Exception as exc:  # a bug in the fake must show in the log, not as a dropped connection
+            err = exc if isinstance(exc, _HubError) else _HubError(500, None, f"fake hub error: {exc!r}")
+            self._unhandled = self._unhandled or not isinstance(exc, _HubError)
             status = err.status
             payload = json.dumps({"error": err.message}).encode()
             headers = {"Content-Type": "application/json", "X-Error-Message": err.message}

@@ -206,6 +206,7 @@ def test_cli_partial_scan_sends_the_token_reads_less_and_writes_the_token_nowher
     assert 0 < served < total
     sent = {r.headers.get("authorization") for r in hub.log() if r.path.startswith(("/api/datasets", "/datasets"))}
     assert sent == {f"Bearer {ALICE}"}
+    assert hub.unhandled() == []  # the fake speaks every endpoint the client used
     for text in (result.stdout, result.stderr, report_path.read_text(), _tree_text(home)):
         assert ALICE not in text
 
