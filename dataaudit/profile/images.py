@@ -21,11 +21,12 @@ Per image we compute:
 * width, height, aspect (width / height), mode, channel count (palette images
   count as the RGB(A) they decode to), format;
 * per-channel mean and standard deviation of R, G, B on a 0-255 scale, from
-  pillow's histogram (grey images give the same figure for the three; alpha is
-  ignored), brightness (ITU-R 601 luma of the channel means) and ``pixel_std``,
-  the largest channel standard deviation; ``near_constant`` when it is below
-  :data:`NEAR_CONSTANT_STD`. Images with a side over :data:`STATS_MAX_SIDE` are
-  box-reduced first.
+  pillow's histogram of the image box-reduced by an integer factor to a short
+  side of 64-127 px (means are exact; standard deviations measure contrast at
+  that scale; smaller images are used as they are); grey images give the same
+  figure for the three channels and alpha is ignored; brightness (ITU-R 601 luma
+  of the channel means) and ``pixel_std``, the largest channel standard
+  deviation; ``near_constant`` when it is below :data:`NEAR_CONSTANT_STD`.
 
 Broken files never raise: they become :class:`~dataaudit.sources.base.FileProblem`
 of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
@@ -35,6 +36,7 @@ of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
 from __future__ import annotations
 
 import atexit
+import functools
 import io
 import math
 import multiprocessing
@@ -68,8 +70,6 @@ HASH_SCHEME = "xxh3_64-image-pixels-v1"
 
 DRAFT_MIN_SIDE = 1024
 DRAFT_TARGET = 512
-STATS_MAX_SIDE = 512
-"""Images larger than this are box-reduced before the per-channel statistics."""
 NEAR_CONSTANT_STD = 2.0
 """Luma standard deviation (0-255 scale) under which an image is near-constant."""
 TASK_ITEMS = 32
@@ -162,8 +162,13 @@ def _decode_one(data: bytes) -> tuple[int, int, int, str, int, str, list[int], b
     """Decode one image with pillow C calls only.
 
     Returns ``(content_hash, width, height, mode, channels, format, histogram,
-    luma32)``: the 768-bin R, G, B histogram (grey images repeat theirs three
-    times) and the 32x32 luma thumbnail the perceptual hash is computed from.
+    luma32)``: the 768-bin R, G, B histogram of the statistics image (grey images
+    repeat theirs three times) and the 32x32 luma thumbnail of the perceptual hash.
+
+    The statistics image is the decoded image box-reduced by an integer factor to
+    a short side of 64-127 px (images smaller than 128 px are used as they are):
+    exact area averaging, so channel means are those of the full image and
+    standard deviations measure contrast at that scale, the scale the pHash sees.
     """
     from PIL import Image
 
@@ -178,29 +183,31 @@ def _decode_one(data: bytes) -> tuple[int, int, int, str, int, str, list[int], b
         scale = max(1, round(width / im.size[0]))
     im.load()
     content = xxhash.xxh3_64_intdigest(im.tobytes(), seed=_content_seed(mode, width, height, scale))
-    side = max(im.size)
-    if side > STATS_MAX_SIDE:
-        im = im.reduce(math.ceil(side / STATS_MAX_SIDE))
-    im8 = _to_8bit(im)
-    hist = im8.histogram()
+    factor = min(im.size) // (2 * _PHASH_N)
+    small = _to_8bit(im.reduce(factor) if factor > 1 else im)
+    hist = small.histogram()
     if len(hist) == 256:
         hist = hist * 3
-    return content, width, height, mode, channels, fmt, hist[:768], _thumbnail(im8)
+    luma = small if small.mode == "L" else small.convert("L")
+    thumb: bytes = luma.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
+    return content, width, height, mode, channels, fmt, hist[:768], thumb
 
 
 def _thumbnail(im8: Any) -> bytes:
-    """The 32x32 luma thumbnail of pHash: an exact integer box reduction to at most
-    twice the size, then an antialiased bilinear resize (so copies at other resolutions are
-    filtered alike)."""
+    """The 32x32 luma thumbnail of pHash: an exact integer box reduction to a short
+    side of 64-127 px, then an antialiased bilinear resize (so copies at other
+    resolutions are filtered alike)."""
     from PIL import Image
 
     factor = min(im8.size) // (2 * _PHASH_N)
     small = im8.reduce(factor) if factor > 1 else im8
     if small.mode != "L":
         small = small.convert("L")
-    return small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
+    out: bytes = small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
+    return out
 
 
+@functools.lru_cache(maxsize=256)
 def _content_seed(mode: str, width: int, height: int, scale: int) -> int:
     """Mode, size and draft scale folded into the xxh3 seed of the pixel hash."""
     return xxhash.xxh3_64_intdigest(f"{mode}|{width}x{height}|{scale}".encode())
@@ -474,7 +481,8 @@ class ImageSplitProfiler:
         self._bytes += batch.nbytes
         for rec in records:
             self._index.append(rec.index)
-            self._paths.append(rec.path if rec.data is None else None)
+            # files of a local dataset are located by path; Hub items by row
+            self._paths.append(rec.path if rec.data is None and self.root is not None else None)
             self._labels.append(rec.label)
         for start in range(0, len(records), TASK_ITEMS):
             task: Task = [(r.index, r.path, r.data) for r in records[start : start + TASK_ITEMS]]
