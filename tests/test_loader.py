@@ -191,6 +191,12 @@ def test_drop_last_gives_full_batches_and_still_caches_everything(data: Path) ->
     assert loader.cached and loader.cache.count == 27
 
 
+def test_decoding_threads_leave_the_callers_torch_thread_count_alone(data: Path) -> None:
+    before = torch.get_num_threads()
+    _all(_loader(data))
+    assert torch.get_num_threads() == before
+
+
 def test_an_interrupted_first_epoch_is_resumed_by_the_next(data: Path) -> None:
     loader = _loader(data, shuffle=False)
     for _ in loader:

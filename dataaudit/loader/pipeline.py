@@ -25,6 +25,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +149,28 @@ def _record_bytes(rec: ImageRecord, root: Path | None) -> bytes:
     from dataaudit.sources.images import read_image_bytes
 
     return read_image_bytes(rec, root)
+
+
+@contextmanager
+def decoding_pool(threads: int) -> Iterator[ThreadPoolExecutor]:
+    """Threads that decode images, each with one intra-op torch thread.
+
+    Pillow and torch release the GIL, so the threads use every core; one
+    intra-op thread each keeps them from oversubscribing the cores (which on a
+    busy machine costs more than the parallelism gains). ``torch.set_num_threads``
+    also sets the default for threads started later, so the caller's count is
+    restored afterwards.
+    """
+    import torch
+
+    keep = torch.get_num_threads()  # initialises this thread's count before the workers change the default
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="dataaudit-decode", initializer=torch.set_num_threads,
+                              initargs=(1,))  # fmt: skip
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(keep)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -350,31 +373,30 @@ class TunedLoader:
         if self.drop_last and batches and len(batches[-1]) < bs:
             batches.pop()
         place = "worker" if host_norm else self._fill_place()
-        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dataaudit-decode")
         pending: deque[tuple[list[int], Future[np.ndarray]]] = deque()
         todo = iter(batches)
         complete = False
         try:
-            for idx in todo:
-                pending.append((idx, pool.submit(work, idx)))
-                if len(pending) >= 2 * self.threads:
-                    break
-            while pending:
-                idx, fut = pending.popleft()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append((nxt, pool.submit(work, nxt)))
-                images = torch.from_numpy(fut.result())
-                labels = torch.from_numpy(self.label_map[codes[np.asarray(idx, dtype=np.int64)]])
-                if cuda:
-                    images = images.pin_memory()
-                yield self._deliver(images, labels, place, pinned=cuda)
-            rest = [int(i) for i in b.missing()]
-            for f in [pool.submit(work, chunk) for chunk in iter_chunks(rest, bs)]:
-                f.result()
-            complete = True
+            with decoding_pool(self.threads) as pool:
+                for idx in todo:
+                    pending.append((idx, pool.submit(work, idx)))
+                    if len(pending) >= 2 * self.threads:
+                        break
+                while pending:
+                    idx, fut = pending.popleft()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.append((nxt, pool.submit(work, nxt)))
+                    images = torch.from_numpy(fut.result())
+                    labels = torch.from_numpy(self.label_map[codes[np.asarray(idx, dtype=np.int64)]])
+                    if cuda:
+                        images = images.pin_memory()
+                    yield self._deliver(images, labels, place, pinned=cuda)
+                rest = [int(i) for i in b.missing()]
+                for f in [pool.submit(work, chunk) for chunk in iter_chunks(rest, bs)]:
+                    f.result()
+                complete = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
             if complete:
                 self._finish_cache()
 
@@ -405,7 +427,7 @@ class TunedLoader:
                 raise decode_error(where, exc) from None
 
         try:
-            with ThreadPoolExecutor(self.threads, thread_name_prefix="dataaudit-decode") as pool:
+            with decoding_pool(self.threads) as pool:
                 for chunk in iter_chunks(self.source.stream(), 256):
                     for rec, arr in zip(chunk, pool.map(work, chunk)):
                         b.append(arr, rec.label)
