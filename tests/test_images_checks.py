@@ -194,6 +194,21 @@ def test_merging_shards_equals_profiling_the_whole(tmp_path: Path) -> None:
     assert merged.item(9) == whole.item(9) == {"split": "train", "path": "train/b/empty.jpg"}
 
 
+def test_hub_style_records_with_bytes_are_profiled_and_located_by_row() -> None:
+    from dataaudit.sources.base import Dataset, SplitInfo
+
+    blobs = [encode(textured(i)) for i in range(4)] + [b"broken"]
+    recs = [ImageRecord(i, f"hub/{i}.jpg", blob, "x" if i % 2 else "y") for i, blob in enumerate(blobs)]
+    ds = Dataset(source="hf://o/n", root=None, modality="image", splits={"train": SplitInfo("train")},
+                 label_column="label", read=lambda: iter([Batch(split="train", path="", payload=recs)]))
+    stats = profile_dataset(ds, Config(workers=1))
+    split = stats.splits["train"]
+    assert split.rows == 5 and len(split.hashes) == 4
+    assert split.item(2) == {"split": "train", "row": 2}
+    assert [(p.kind) for p in split.file_problems] == ["not_image"]
+    assert split.labels is not None and dict(split.labels.counts or {}) == {"x": 2, "y": 3}
+
+
 def test_bytes_records_are_located_by_row() -> None:
     data = [encode(textured(i)) for i in range(3)]
     result = decode_task(None, [(i, None, d) for i, d in enumerate(data)])
@@ -429,3 +444,27 @@ def test_sample_images_faulty_raises_every_planted_fault() -> None:
     assert ("class_imbalance", "train") in where
     assert ("label_set_mismatch", "test") in where and "triangle" in where[("label_set_mismatch", "test")].message
     assert not report.passed
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("images_clean", 0), ("images_faulty", 1)],
+    ids=["clean sample images exit 0", "faulty sample images exit 1"],
+)
+def test_cli_exit_code_and_json_on_sample_images(tmp_path: Path, name: str, code: int) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dataaudit", "scan", str(REPO / "sample_data" / name), "--format", "json", "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == code, proc.stderr
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert doc["modality"] == "image"
+    assert doc["summary"]["passed"] is (code == 0)
