@@ -517,3 +517,13 @@ def test_loader_bench_without_a_size_is_a_usage_error(data: Path, capsys: pytest
 
     assert main(["loader-bench", str(data)]) == 2
     assert "--size" in capsys.readouterr().err
+
+
+def test_an_unwritable_cache_folder_is_a_clear_error(data: Path, tmp_path: Path) -> None:
+    from dataaudit.loader.cache import CacheError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    loader = _loader(data, cache_dir=blocker)
+    with pytest.raises(CacheError, match="cannot create the cache folder"):
+        _all(loader)

@@ -25,6 +25,7 @@ every checksum; a cache that fails is removed and rebuilt.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -40,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import xxhash
 
-from dataaudit.errors import SourceError
+from dataaudit.errors import DataauditError, SourceError
 
 FORMAT = "dataaudit.loader-cache"
 FORMAT_VERSION = 1
@@ -180,6 +181,31 @@ def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CacheError(DataauditError):
+    """The cache cannot be written (no space, no permission)."""
+
+
+def _preallocate(path: Path, size: int) -> None:
+    """Reserve the blocks of a shard now: a memory-mapped write into a sparse file on a
+    full disk kills the process with SIGBUS instead of raising."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # file systems without fallocate
+                    raise CacheError(
+                        f"cannot reserve {size / 2**20:.0f} MiB for the cache in {path.parent.parent}: "
+                        f"{exc.strerror}; free space or set cache_dir= / DATAAUDIT_CACHE elsewhere"
+                    ) from None
+                os.ftruncate(fd, size)
+        else:  # pragma: no cover - not POSIX
+            os.ftruncate(fd, size)
     finally:
         os.close(fd)
 
@@ -349,10 +375,14 @@ class CacheBuilder:
         self.label_names = list(label_names or [])
         self.meta = meta
         self.per_shard = max(1, shard_bytes // spec.item_bytes)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(final.parent)
         self.dir = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        self.dir.mkdir()
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale(final.parent)
+            self.dir.mkdir()
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache folder {final.parent}: {exc.strerror or exc}; "
+                             "set cache_dir= or DATAAUDIT_CACHE to a writable folder") from None  # fmt: skip
         self.count = count
         self._maps: list[np.memmap[Any, np.dtype[np.uint8]]] = []
         self._stream_labels: list[str | None] = []
@@ -364,11 +394,15 @@ class CacheBuilder:
         if count is not None:
             self.labels = np.full(count, -1, dtype=np.int64)
             self.filled = np.zeros(count, dtype=bool)
-            for s, start in enumerate(range(0, count, self.per_shard)):
-                n = min(self.per_shard, count - start)
-                self._maps.append(
-                    np.memmap(self.dir / f"shard-{s:05d}.u8", dtype=np.uint8, mode="w+", shape=(n, *spec.item_shape))
-                )
+            try:
+                for s, start in enumerate(range(0, count, self.per_shard)):
+                    n = min(self.per_shard, count - start)
+                    path = self.dir / f"shard-{s:05d}.u8"
+                    _preallocate(path, n * spec.item_bytes)
+                    self._maps.append(np.memmap(path, dtype=np.uint8, mode="r+", shape=(n, *spec.item_shape)))
+            except CacheError:
+                self.abort()
+                raise
 
     # -- random access -------------------------------------------------------------
     def shard_paths(self) -> list[tuple[Path, int]]:
