@@ -240,12 +240,15 @@ class SuiteValidator:
                 self._outcome(split, e).missing_columns.update(missing)
             else:
                 row.append(e)
-        if frame.height and (row or schema):
-            pdf = to_pandas(frame)
-            if row:
-                self._validate(split, row, pdf, batch.path)
-            if schema:
-                self._validate(split, schema, pdf.drop(columns=[ROW]), batch.path)
+        if frame.height and row:
+            # Only the columns the expectations read go to pandas (wide tables, image columns).
+            whole = any(not e.columns or e.kwargs.get("row_condition") for e in row)
+            needed = {c for e in row for c in e.columns}
+            part = frame if whole else frame.select([c for c in frame.columns if c == ROW or c in needed])
+            self._validate(split, row, to_pandas(part), batch.path)
+        if frame.height and schema:
+            # Schema expectations read names and types only: one row is enough.
+            self._validate(split, schema, to_pandas(frame.head(1).drop(ROW)), batch.path)
         if any(e.group == "split" for e in applicable) and frame.height:
             keep = frame if self._whole_frame else frame.select([c for c in [ROW, *self._split_columns] if c in present])
             self._buffers.setdefault(split, []).append(keep)
