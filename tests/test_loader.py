@@ -527,3 +527,15 @@ def test_an_unwritable_cache_folder_is_a_clear_error(data: Path, tmp_path: Path)
     loader = _loader(data, cache_dir=blocker)
     with pytest.raises(CacheError, match="cannot create the cache folder"):
         _all(loader)
+
+
+def test_a_file_changed_during_the_first_epoch_keeps_the_cache_from_being_sealed(data: Path) -> None:
+    loader = _loader(data, shuffle=False)
+    for i, _ in enumerate(loader):
+        if i == 0:
+            _replace_image(data / "train" / "dog" / "i08.png", (0, 0, 255))
+    assert not loader.cached and not loader.cache_path.exists()
+    fresh = _loader(data, shuffle=False)
+    assert fresh.cache_path != loader.cache_path
+    x, _ = _all(fresh)
+    assert torch.equal(x, _all(_naive(data, shuffle=False))[0])

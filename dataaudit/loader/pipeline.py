@@ -403,6 +403,16 @@ class TunedLoader:
     def _finish_cache(self) -> None:
         b = self._builder
         assert b is not None
+        src = self.source
+        if src.root is not None and src.names is not None and src.labels is not None:
+            now = fingerprint_files(src.root, src.names, src.labels, {"layout": src.layout})
+            if now != src.fingerprint:
+                # a file changed while it was being cached: what is cached may be older than
+                # the key says, so it is not sealed; the next build_loader lists the files again
+                self.log("source files changed during the first epoch; the cache was not kept")
+                b.abort()
+                self._builder = None
+                return
         t0 = time.perf_counter()
         self.cache = b.finish(self.verify)
         if self._builder_cleanup is not None:
