@@ -539,3 +539,19 @@ def test_a_file_changed_during_the_first_epoch_keeps_the_cache_from_being_sealed
     assert fresh.cache_path != loader.cache_path
     x, _ = _all(fresh)
     assert torch.equal(x, _all(_naive(data, shuffle=False))[0])
+
+
+def test_loader_bench_with_an_artefact_compares_against_its_eval_transform(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataaudit.cli import main
+    from dataaudit.fit import fit
+
+    fit(data, tmp_path / "preprocess.json", image_size=(10, 8))
+    code = main(["loader-bench", str(data), "--artefact", str(tmp_path / "preprocess.json"), "--batch-size", "4",
+                 "--epochs", "1", "--tune-seconds", "0.02", "--json", "-q"])  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert doc["same_samples"] and doc["same_order"]
+    assert doc["loader"]["image"] == {"height": 8, "width": 10, "mode": "RGB"}
+    assert doc["naive"]["items"] == doc["first_epoch"]["items"] == 27

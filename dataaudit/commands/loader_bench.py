@@ -12,7 +12,8 @@ def register(subparsers: Any) -> None:
         "loader-bench",
         help="compare a naive PyTorch loader with the tuned, cached one (images/s)",
         description=(
-            "Time one epoch of a naive loader (ImageFolder, ToTensor + Normalize, num_workers=0), the "
+            "Time one epoch of a naive loader (torchvision ImageFolder with the fitted eval transform "
+            "applied per image, num_workers=0), the "
             "tuned loader's first epoch (decoding into a fresh cache) and its cached epochs, print "
             "images/s, the settings the tuner chose, and whether both loaders delivered the same "
             "samples in the same order."
