@@ -65,8 +65,38 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
     return prev[-1]
 
 
+REGRESSION_MIN_DISTINCT = 20
+"""Numeric labels with more distinct values than this may be a regression target (see below)."""
+
+
+def is_regression_target(counts: Counter[str]) -> bool:
+    """Numeric labels that measure a quantity rather than name a class.
+
+    Class ids are few, or integers that densely cover their range (``0..K-1``); a
+    target such as a price or a body mass has many distinct values that are
+    fractional or sparse over their range. Binary labels written as ``0.0``/``1.0``
+    stay classes (two distinct values).
+    """
+    if len(counts) <= REGRESSION_MIN_DISTINCT:
+        return False
+    rows = sum(counts.values())
+    values: list[float] = []
+    numeric_rows = 0
+    for v, n in counts.items():
+        if _is_number(v):
+            values.append(float(v))
+            numeric_rows += n
+    if numeric_rows < 0.95 * rows or len(values) <= REGRESSION_MIN_DISTINCT:
+        return False
+    if any(not x.is_integer() for x in values):
+        return True
+    span = max(values) - min(values) + 1
+    return len(values) < 0.5 * span
+
+
 def label_counts(stats: DatasetStats) -> Counter[str] | None:
-    """Label counts over every split, or ``None`` when labels are absent or not categorical."""
+    """Label counts over every split, or ``None`` when labels are absent or not categorical
+    (too many distinct values to count, or a numeric regression target)."""
     total: Counter[str] = Counter()
     seen = False
     for split in stats.ordered:
@@ -76,7 +106,9 @@ def label_counts(stats: DatasetStats) -> Counter[str] | None:
             return None
         seen = True
         total.update(split.labels.counts)
-    return total if seen else None
+    if not seen or (not stats.class_names and is_regression_target(total)):
+        return None
+    return total
 
 
 def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]:
@@ -187,6 +219,8 @@ def _valid_counts(split: SplitStats, suspects: dict[str, Suspect]) -> Counter[st
 @register_check({"class_imbalance": {"ratio_warning": 10.0, "ratio_error": 1000.0, "min_class_count": 10}})
 def class_imbalance(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Skewed label distributions, and classes with too few training items."""
+    if label_counts(stats) is None:
+        return  # no labels, or a regression target: class checks do not apply
     p = ctx.params("class_imbalance")
     suspects = suspect_labels(stats, ctx.params("label_corruption"))
     ref = stats.reference
@@ -224,6 +258,8 @@ def class_imbalance(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
 @register_check({"label_set_mismatch": {"min_expected": 5.0}})
 def label_set_mismatch(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Classes present in one split and absent from another."""
+    if label_counts(stats) is None:
+        return  # no labels, or a regression target: class checks do not apply
     p = ctx.params("label_set_mismatch")
     suspects = suspect_labels(stats, ctx.params("label_corruption"))
     ref = stats.reference
@@ -269,6 +305,8 @@ def label_set_mismatch(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
 @register_check({"label_shift": {"tvd_warning": 0.1, "tvd_error": 0.3, "alpha": 0.001}})
 def label_shift(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Label distributions that differ between the reference split and the others."""
+    if label_counts(stats) is None:
+        return  # no labels, or a regression target: class checks do not apply
     p = ctx.params("label_shift")
     suspects = suspect_labels(stats, ctx.params("label_corruption"))
     ref = stats.reference

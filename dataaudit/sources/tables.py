@@ -142,7 +142,9 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
             pending += data
             cut = len(pending) if final else pending.rfind(b"\n") + 1
             if cut <= 0:
-                continue
+                if final:
+                    break
+                continue  # no complete line yet: read more
             body, pending = pending[:cut], pending[cut:]
             lines = body.split(b"\n")
             if lines and lines[-1] == b"":
