@@ -190,3 +190,31 @@ def test_a_scanned_image_folder_renders_with_thumbnails(tmp_path: Path) -> None:
     assert 'data-plot="pairs"' in dom and "data:image/jpeg;base64," in dom
     screenshot(page, tmp_path / "scan.png", height=1600)
     assert (tmp_path / "scan.png").stat().st_size > 10_000
+
+
+def test_degenerate_statistics_still_render(tmp_path: Path) -> None:
+    def split(name: str, values: list[float]) -> SplitStats:
+        s = SplitStats(name=name, rows=len(values))
+        s.labels = LabelStats(counts=None)  # a regression target: no class chart
+        s.sample = RowSample(k=100)
+        if values:
+            s.sample.update(pl.DataFrame({"__row__": np.arange(len(values)), "x": values}))
+        return s
+
+    stats = DatasetStats(source=str(tmp_path), modality="table",
+                         splits={"train": split("train", [1.0] * 30), "test": split("test", [])})
+    findings = [
+        Finding("distribution_shift", Severity.WARNING, "x shifted", split="test", column="x", count=1),
+        Finding("distribution_shift", Severity.WARNING, "y shifted", split="train", column="y", count=1),
+        Finding("near_duplicates", Severity.WARNING, "pair of missing files", split="train", count=1,
+                examples=[{"split": "train", "path": "gone.png", "duplicate_of": {"split": "train", "path": "gone2.png"}}]),
+    ]
+    report = Report(source=str(tmp_path), modality="table", splits={"train": {"rows": 30}, "test": {"rows": 0}},
+                    findings=findings, stats=stats)
+    text = render_html(report)
+    assert 'data-plot="class-counts"' not in text
+    assert "No sampled values" in text and "could not be read" in text
+    constant = DatasetStats(source="s", modality="table",
+                            splits={"train": split("train", [2.0] * 30), "test": split("test", [2.0] * 25)})
+    report.stats, report.findings = constant, findings[:1]
+    assert text.count("<svg") == 0 and render_html(report).count('data-plot="shift"') == 1
