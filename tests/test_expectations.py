@@ -389,3 +389,24 @@ def test_text_sources_are_compared_in_one_representation_whatever_the_reader_inf
         "expect_column_values_to_be_between": [{"split": "test", "row": 4, "column": "x", "value": 11.0}],
         "expect_column_values_to_be_in_set": [{"split": "test", "row": 4, "column": "y", "value": "b"}],
     }
+
+
+def test_typed_sources_keep_their_types(tmp_path: Path) -> None:
+    from dataaudit.expectations.generate import generate_suite
+
+    root = tmp_path / "pq"
+    root.mkdir()
+    rng = random.Random(0)
+    n = 60
+    pl.DataFrame({"x": [rng.uniform(0, 1) for _ in range(n)], "label": [i % 3 for i in range(n)],
+                  "blob": [bytes([i % 256]) * 4 for i in range(n)]}).write_parquet(root / "train.parquet")
+    pl.DataFrame({"x": [0.5, 0.2, 0.7], "label": [0, 1, 7], "blob": [b"a", b"b", b"c"]}).write_parquet(root / "test.parquet")
+    suite = generate_suite(root, Config(label="label"))
+    (labels,) = [e for e in _by_type(suite, "expect_column_values_to_be_in_set") if e["kwargs"]["column"] == "label"]
+    assert labels["kwargs"]["value_set"] == [0, 1, 2], "integer classes stay integers"
+    assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "blob"
+                and e["type"] != "expect_column_values_to_not_be_null"], "opaque columns get no value rules"
+    path = tmp_path / "pq.json"
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    (f,) = validate(root, path, Config(label="label"))
+    assert (f.split, f.column, f.examples) == ("test", "label", [{"split": "test", "row": 2, "column": "label", "value": 7}])

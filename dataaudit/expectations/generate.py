@@ -80,7 +80,8 @@ class _Column:
                 numbers = numbers.fill_nan(None)
             self._numbers(numbers)
             self.numeric_nulls += n - int(numbers.is_not_null().sum())
-        if self.values is not None and s.dtype not in (pl.Object,) and not s.dtype.is_nested():
+        opaque = s.dtype in (pl.Object, pl.Binary) or s.dtype.is_nested()  # images, arrays, blobs
+        if self.values is not None and not opaque:
             counts = s.drop_nulls()
             if s.dtype.is_float():
                 counts = counts.drop_nans()
@@ -88,7 +89,7 @@ class _Column:
                 self.values[value] += int(k)
             if len(self.values) > VALUE_CAP:
                 self.values = None
-        elif s.dtype.is_nested() or s.dtype == pl.Object:
+        elif opaque:
             self.values = None
 
     def _numbers(self, numbers: pl.Series) -> None:
