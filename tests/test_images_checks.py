@@ -164,6 +164,30 @@ def test_worker_processes_give_the_same_statistics_as_inline(tmp_path: Path, mon
     assert ImageSplitProfiler._pool is None  # profile_dataset closed the pool
 
 
+_ORIGINAL_DECODE_TASK = pimages.decode_task
+
+
+def _crashing_decode_task(root: str | None, items: Any) -> Any:
+    """Kills its worker process on ``crash.jpg``, as a decoder segfault would."""
+    import os
+
+    if any(path and path.endswith("crash.jpg") for _, path, _ in items):
+        os._exit(1)
+    return _ORIGINAL_DECODE_TASK(root, items)
+
+
+def test_a_decoder_crash_in_a_worker_is_isolated_to_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    imagefolder(tmp_path, {"train": {"a": 20}}, size=16)
+    write(tmp_path / "train" / "a" / "crash.jpg", encode(textured(1, 16)))
+    monkeypatch.setattr(pimages, "INLINE_MAX", 0)
+    monkeypatch.setattr(pimages, "TASK_ITEMS", 8)
+    monkeypatch.setattr(pimages, "decode_task", _crashing_decode_task)
+    split = profile(tmp_path, workers=2).splits["train"]
+    assert [(p.path, p.kind) for p in split.file_problems] == [("train/a/crash.jpg", "undecodable")]
+    assert "crashed" in split.file_problems[0].message
+    assert len(split.hashes) == 20
+
+
 def test_merging_shards_equals_profiling_the_whole(tmp_path: Path) -> None:
     imagefolder(tmp_path, {"train": {"a": 5, "b": 4}})
     write(tmp_path / "train" / "b" / "empty.jpg", b"")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import io
 import math
 import multiprocessing
@@ -346,6 +347,9 @@ def analyse_image(data: bytes) -> dict[str, Any]:
 
 def _worker_init() -> None:
     warnings.simplefilter("ignore")
+    # A forked worker inherits the parent's whole heap (listings, polars, ...): keep
+    # the cyclic GC from walking it, which costs CPU and copies pages on write.
+    gc.freeze()
 
 
 # -- statistics ---------------------------------------------------------------------
@@ -506,8 +510,15 @@ class ImageSplitProfiler:
             self._retry_alone(task)
 
     def _retry_alone(self, task: Task) -> None:
-        """A worker died (a decoder crash): redo the task an image at a time to find the culprit."""
+        """A worker died (a decoder crash, or the pool broke under a task that was in
+        flight beside the culprit): redo the task whole in a fresh pool, and if that
+        dies too, an image at a time to find the culprit."""
         type(self).close()
+        try:
+            self._absorb(self._get_pool(self.workers).submit(decode_task, self.root, task).result())
+            return
+        except BrokenProcessPool:
+            type(self).close()
         for item in task:
             pool = self._get_pool(self.workers)
             try:
