@@ -178,3 +178,9 @@ def test_non_split_folders_beside_splits_are_noted(tmp_path: Path) -> None:
     assert ds is not None
     assert ds.split_names == ["train"]
     assert any("extra" in n for n in ds.notes)
+
+
+def test_a_table_shard_called_metadata_csv_is_not_image_metadata(tmp_path: Path) -> None:
+    write(tmp_path / "train" / "metadata.csv", b"age,income\n31,1000\n")
+    write(tmp_path / "test" / "metadata.csv", b"age,income\n45,2000\n")
+    assert detect_images(tmp_path, Config()) is None

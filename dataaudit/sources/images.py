@@ -215,11 +215,36 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _metadata_file(folder: Path) -> Path | None:
+    """``metadata.csv``/``.jsonl`` in ``folder`` when it names images (a ``file_name`` column)."""
     for name in METADATA_NAMES:
         cand = folder / name
-        if cand.is_file():
+        if cand.is_file() and _names_files(cand):
             return cand
     return None
+
+
+def _names_files(path: Path) -> bool:
+    """Whether the first record of a metadata file has a ``file_name`` field (a table
+    shard that happens to be called ``metadata.csv`` does not)."""
+    import csv
+    import json
+
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    if path.suffix == ".csv":
+        try:
+            header = next(csv.reader([first]))
+        except (csv.Error, StopIteration):
+            return False
+        return "file_name" in (h.strip().lstrip("\ufeff") for h in header)
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "file_name" in record
 
 
 # -- layouts ------------------------------------------------------------------------
