@@ -13,8 +13,8 @@ arrays of :class:`~dataaudit.profile.images.ImageSplitStats` (``extra``):
 * **mode**: images whose mode differs from the split's most common mode; a
   warning when the channel count differs too (grey among colour, RGBA among
   RGB), info when only the encoding differs (palette among RGB).
-* **near-constant**: images whose luma standard deviation (0-255 scale) is under
-  ``blank_std``: blank, single-colour or failed captures.
+* **near-constant**: images whose every channel has a standard deviation (0-255
+  scale) under ``blank_std``: blank, single-colour or failed captures.
 
 Splits that disagree with each other (mode, typical size) are ``schema_mismatch``,
 not this check.
@@ -182,9 +182,9 @@ def _odd_modes(split: SplitStats, decoded: np.ndarray, ctx: CheckContext) -> Ite
 
 def _near_constant(split: SplitStats, decoded: np.ndarray, params: dict[str, Any], ctx: CheckContext) -> Iterator[Finding]:
     extra = split.extra
-    luma_std = np.asarray(extra["luma_std"], dtype=np.float64)
+    pixel_std = np.asarray(extra["pixel_std"], dtype=np.float64)
     limit = float(params["blank_std"])
-    ks = np.flatnonzero(decoded & (luma_std < limit)).tolist()
+    ks = np.flatnonzero(decoded & (pixel_std < limit)).tolist()
     if not ks:
         return
     n = int(decoded.sum())
@@ -192,14 +192,17 @@ def _near_constant(split: SplitStats, decoded: np.ndarray, params: dict[str, Any
     yield Finding(
         check="image_properties",
         severity=Severity.WARNING,
-        message=f"{len(ks)} {split.name} image(s) are blank or near-constant (luma std < {limit:g} on 0-255)",
+        message=f"{len(ks)} {split.name} image(s) are blank or near-constant (every channel's std < {limit:g} on 0-255)",
         split=split.name,
         column=None,
         count=len(ks),
         fraction=len(ks) / n,
         examples=[
-            _item(split, k, luma_std=round(float(luma_std[k]), 3), brightness=round(float(brightness[k]), 2))
+            _item(split, k, pixel_std=round(float(pixel_std[k]), 3), brightness=round(float(brightness[k]), 2))
             for k in ks[: ctx.example_cap]
         ],
-        details={"property": "near_constant", "blank_std": limit, "images": n, "median_luma_std": float(np.nanmedian(luma_std[decoded]))},
+        details={
+            "property": "near_constant", "blank_std": limit, "images": n,
+            "median_pixel_std": float(np.nanmedian(pixel_std[decoded])),
+        },
     )

@@ -35,7 +35,8 @@ def popcount64(x: np.ndarray) -> np.ndarray:
     """Number of set bits of each uint64 value."""
     x = np.asarray(x, dtype=np.uint64)
     if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x).astype(np.int64)
+        counted: np.ndarray = np.bitwise_count(x).astype(np.int64)
+        return counted
     # SWAR fallback for numpy < 2.0
     with np.errstate(over="ignore"):
         x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -184,8 +185,8 @@ def _mih(a: np.ndarray, b: np.ndarray | None, radius: int, threads: int | None =
     if workers > 1:
         # numpy releases the GIL in the gathers and ufuncs that dominate here
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(run, jobs):
-                found.extend(part)
+            for chunk_found in pool.map(run, jobs):
+                found.extend(chunk_found)
     else:
         for job in jobs:
             found.extend(run(job))
@@ -194,7 +195,8 @@ def _mih(a: np.ndarray, b: np.ndarray | None, radius: int, threads: int | None =
     pairs = np.concatenate(found).astype(np.int64)
     code = pairs[:, 0] * np.int64(len(index)) + pairs[:, 1]
     _, first_idx = np.unique(code, return_index=True)
-    return pairs[np.sort(first_idx)]
+    unique_pairs: np.ndarray = pairs[np.sort(first_idx)]
+    return unique_pairs
 
 
 def _exact(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
