@@ -410,3 +410,11 @@ def test_typed_sources_keep_their_types(tmp_path: Path) -> None:
     path.write_text(json.dumps(suite), encoding="utf-8")
     (f,) = validate(root, path, Config(label="label"))
     assert (f.split, f.column, f.examples) == ("test", "label", [{"split": "test", "row": 2, "column": "label", "value": 7}])
+
+
+def test_generating_twice_writes_the_same_file(tmp_path: Path) -> None:
+    from dataaudit.expectations.generate import generate_suite
+
+    root = make_tables(tmp_path / "t")
+    first, second = (json.dumps(generate_suite(root, Config())) for _ in range(2))
+    assert first == second

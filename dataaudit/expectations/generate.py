@@ -174,6 +174,12 @@ def _sorted_values(values: Counter[Any]) -> list[Any]:
     return sorted((plain(v) for v in values), key=lambda v: (str(type(v).__name__), str(v)))
 
 
+def _top_counts(values: Counter[Any], n: int = 50) -> dict[str, int]:
+    """The ``n`` most frequent values, ties in a fixed order, so regenerating gives the same file."""
+    top = sorted(values.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+    return {str(plain(k)): int(v) for k, v in top}
+
+
 def generate_suite(
     source: str | Path,
     config: Config,
@@ -292,7 +298,7 @@ def _suite_dict(
             add("expect_column_values_to_be_in_set", {"column": c, "value_set": _sorted_values(col.values)},
                 "error" if is_label else "warning",
                 rule="the classes of train" if is_label else "the categories seen in train",
-                train_counts={str(plain(k)): v for k, v in col.values.most_common(50)})
+                train_counts=_top_counts(col.values))
         elif kind == "boolean" and col.values is not None:
             add("expect_column_values_to_be_in_set", {"column": c, "value_set": _sorted_values(col.values)},
                 "warning", rule="the values seen in train")
