@@ -555,3 +555,10 @@ def test_loader_bench_with_an_artefact_compares_against_its_eval_transform(
     assert doc["same_samples"] and doc["same_order"]
     assert doc["loader"]["image"] == {"height": 8, "width": 10, "mode": "RGB"}
     assert doc["naive"]["items"] == doc["first_epoch"]["items"] == 27
+
+
+def test_fewer_items_than_a_batch_with_drop_last_yields_nothing_and_needs_no_tuning(data: Path) -> None:
+    loader = _loader(data, split="val", batch_size=64, drop_last=True, tune=True)
+    assert list(loader) == [] and len(loader) == 0
+    assert loader.cached
+    assert list(loader) == [] and loader.settings == LoaderSettings()

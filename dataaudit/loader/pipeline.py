@@ -128,6 +128,8 @@ def resolve_source(source: Any, split: str, config: Any = None) -> ImageSource:
                     raise SourceError(f"image record {rec.index} has no path", ds.source)
                 names.append(rec.path)
                 labels.append(rec.label)
+        if not names:
+            raise SourceError(f"split {split!r} has no images", ds.source)
         fp = fingerprint_files(ds.root, names, labels, {"layout": layout})
         folder = str(ds.detected.get("splits", {}).get(split, "."))
         return ImageSource(name, split, fp, classes, ds.root, names, labels, None, str(layout),
@@ -517,7 +519,7 @@ class TunedLoader:
         if self.decision is not None:
             return self.decision.chosen
         cuda = self.device.type == "cuda"
-        if not self.tune_enabled:
+        if not self.tune_enabled or len(self) == 0:  # nothing to measure with no full batch
             return LoaderSettings(0, None, "device" if cuda and self.output == "float" else "main", pin_memory=cuda)
         context = tuning_context(self.batch_size, str(self.device), self.output)
         path = self.cache_path / TUNING
