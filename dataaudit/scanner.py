@@ -83,10 +83,11 @@ def _progress(dataset: Dataset, config: Config) -> Iterator[Callable[[Batch], No
     if dataset.total_bytes:
         columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     else:
-        columns += [TextColumn("{task.fields[rows]:,} rows")]
+        columns += [TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]}")]
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("scan", total=dataset.total_bytes or None, split="", rows=0)
+        task = bar.add_task("scan", total=dataset.total_bytes or None, split="", rows=0, rate="")
         rows = 0
+        started = time.perf_counter()
 
         def on_batch(batch: Batch) -> None:
             nonlocal rows
@@ -94,7 +95,8 @@ def _progress(dataset: Dataset, config: Config) -> Iterator[Callable[[Batch], No
                 rows += batch.frame.height
             elif isinstance(batch.payload, list):
                 rows += len(batch.payload)
-            bar.update(task, advance=batch.nbytes, split=batch.split, rows=rows)
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            bar.update(task, advance=batch.nbytes, split=batch.split, rows=rows, rate=f"{rows / elapsed:,.0f} rows/s")
 
         yield on_batch
 
@@ -154,7 +156,7 @@ def scan(
     if not splits:
         splits = {"train": {"rows": 0}}
     notes = list(stats.notes)
-    if stats.partial:
+    if stats.partial and not any("partial" in n for n in notes):
         notes.append("partial scan: each split was read only up to --max-rows rows")
     report = Report(
         source=str(path), modality=stats.modality, splits=splits, findings=findings,
