@@ -151,8 +151,14 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name in ("__MACOSX", "__pycache__")
 
 
+def _ext(name: str) -> str:
+    """Lower-case extension of a file name (``""`` for none), cheaper than ``os.path.splitext``."""
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 and "/" not in name[dot:] else ""
+
+
 def _is_image_candidate(path: Path | str) -> bool:
-    ext = os.path.splitext(str(path))[1].lower()
+    ext = _ext(str(path))
     if ext in IMAGE_EXTENSIONS:
         return True
     if ext in NOT_IMAGE_EXTENSIONS:
@@ -200,12 +206,10 @@ def _count_files(folder: Path) -> tuple[int, int]:
     for _dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not _hidden(d)]
         for name in filenames:
-            if _hidden(name):
-                continue
-            ext = Path(name).suffix.lower()
+            ext = _ext(name)
             if ext in IMAGE_EXTENSIONS:
                 images += 1
-            elif ext in TABLE_EXTENSIONS and name not in METADATA_NAMES:
+            elif ext in TABLE_EXTENSIONS and name not in METADATA_NAMES and not _hidden(name):
                 tables += 1
     return images, tables
 
@@ -262,7 +266,7 @@ def _folder_records(root: Path, folder: Path, labelled: bool) -> tuple[list[Imag
         label = parts[0] if labelled and len(parts) > 1 else None
         records.append(ImageRecord(i, rel_root, None, label))
         sizes.append(size)
-        exts[os.path.splitext(rel_root)[1].lower() or "(none)"] += 1
+        exts[_ext(rel_root) or "(none)"] += 1
     return records, sizes, exts
 
 
@@ -330,7 +334,7 @@ def _metadata_records(
             sizes.append((root / key).stat().st_size)
         except OSError:
             sizes.append(-1)
-        exts[Path(key).suffix.lower() or "(none)"] += 1
+        exts[_ext(key) or "(none)"] += 1
     return records, sizes, exts, column
 
 
