@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -146,26 +145,30 @@ def apply_baseline(report: Report, path: str | Path) -> Report:
     (``report.passed``) depends on new findings only.
     """
     entries = read_baseline(path)
-    budget: Counter[str] = Counter(e["fingerprint"] for e in entries)
-    recorded: dict[str, dict[str, Any]] = {}
+    pending: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
-        recorded.setdefault(e["fingerprint"], e)
+        pending.setdefault(e["fingerprint"], []).append(e)
     kept: list[Finding] = []
     accepted: list[dict[str, Any]] = []
     for f in report.findings:
         fp = fingerprint(f)
-        if budget[fp] > 0:
-            budget[fp] -= 1
+        candidates = pending.get(fp)
+        if candidates:
+            # Several findings can share a fingerprint: pair each with the recorded one that
+            # reads the same, else the closest count, so "then" and "now" are comparable.
+            best = min(range(len(candidates)), key=lambda i: (
+                candidates[i].get("message") != f.message, abs(int(candidates[i].get("count") or 0) - f.count)))
+            entry = candidates.pop(best)
             item = f.to_dict(report.max_examples)
             item["fingerprint"] = fp
-            item["baseline_count"] = recorded[fp].get("count")
+            item["baseline_count"] = entry.get("count")
             accepted.append(item)
         else:
             kept.append(f)
     resolved = [
-        {k: recorded[fp].get(k) for k in ("fingerprint", "check", "severity", "split", "column", "message")}
-        for fp, left in sorted(budget.items())
-        for _ in range(left)
+        {k: e.get(k) for k in ("fingerprint", "check", "severity", "split", "column", "message")}
+        for fp in sorted(pending)
+        for e in pending[fp]
     ]
     detected = dict(report.detected)
     detected["baseline"] = {

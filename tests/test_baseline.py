@@ -230,3 +230,13 @@ def test_the_pre_commit_hook_runs_the_scan_command(tmp_path: Path) -> None:
     assert main([*entry[1:], str(data)]) == 0
     _tables(tmp_path / "d", {"income": range(30)})
     assert main([*entry[1:], str(data)]) == 1
+
+
+def test_findings_sharing_a_fingerprint_are_paired_with_their_own_record(tmp_path: Path) -> None:
+    base = tmp_path / "baseline.json"
+    skew = Finding("class_imbalance", Severity.WARNING, "train labels are skewed", split="train", column="y", count=1)
+    few = Finding("class_imbalance", Severity.WARNING, "2 classes have few items", split="train", column="y", count=2)
+    write_baseline(_report(skew, few), base)
+    out = apply_baseline(_report(few, skew), base)
+    pairs = {a["message"]: (a["baseline_count"], a["count"]) for a in out.detected["baseline"]["accepted"]}
+    assert pairs == {"train labels are skewed": (1, 1), "2 classes have few items": (2, 2)}

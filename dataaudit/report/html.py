@@ -346,15 +346,16 @@ class _Page:
         accepted = baseline.get("accepted") or []
         resolved = baseline.get("resolved") or []
         rows = "".join(
-            f"<tr><td>{esc(a.get('severity', ''))}</td><td><code>{esc(a.get('check', ''))}</code></td>"
-            f"<td>{esc(a.get('split') or '')}</td><td>{esc(a.get('column') or '')}</td>"
-            f"<td>{esc(a.get('message', ''))}</td></tr>"
+            f"<tr><td>{_badge_text(str(a.get('severity', '')))}</td><td><code>{esc(a.get('check', ''))}</code></td>"
+            f'<td class="nw">{_split_chip(a.get("split"), self)}</td><td>{esc(a.get("column") or "")}</td>'
+            f'<td class="n">{_num(a.get("baseline_count")) if a.get("baseline_count") is not None else ""}</td>'
+            f'<td class="n">{_num(a.get("count", ""))}</td><td>{esc(a.get("message", ""))}</td></tr>'
             for a in accepted
             if isinstance(a, dict)
         )
         table = (
-            '<table class="grid"><thead><tr><th>severity</th><th>check</th><th>split</th><th>column</th>'
-            f"<th>what</th></tr></thead><tbody>{rows}</tbody></table>"
+            '<table class="grid accepted"><thead><tr><th>severity</th><th>check</th><th>split</th><th>column</th>'
+            f"<th>then</th><th>now</th><th>what</th></tr></thead><tbody>{rows}</tbody></table>"
             if rows else ""
         )
         gone = f'<p class="muted">{len(resolved)} finding(s) of the baseline no longer occur.</p>' if resolved else ""
@@ -650,6 +651,11 @@ def _badge(sev: Severity) -> str:
     return f'<span class="badge {sev.label}">{sev.label}</span>'
 
 
+def _badge_text(label: str) -> str:
+    cls = label if label in ("error", "warning", "info") else "info"
+    return f'<span class="badge {cls}">{esc(label)}</span>'
+
+
 def _split_chip(split: str | None, page: _Page) -> str:
     if not split:
         return '<span class="muted">all</span>'
@@ -754,6 +760,7 @@ table.grid th{background:#f6f8fa;font-weight:600;font-size:12.5px;color:var(--mu
 table.grid td.nw{white-space:nowrap}
 table.grid td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.grid a{color:var(--fg);text-decoration:none}table.grid a:hover{text-decoration:underline}
+table.accepted{opacity:.85}
 table.small td,table.small th{font-size:12.5px;padding:4px 8px}
 .badge{display:inline-block;border-radius:4px;padding:0 7px;font-size:11.5px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;color:#fff}
 .badge.error{background:var(--err)}.badge.warning{background:#bf8700}.badge.info{background:var(--info)}
