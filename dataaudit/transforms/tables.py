@@ -16,7 +16,6 @@ Needs only polars and numpy; ``as_tensor=True`` returns a torch tensor.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
