@@ -18,5 +18,6 @@ from dataaudit.checks import (  # noqa: F401  (imported for registration)
 from dataaudit.checks.registry import register_external_id
 
 register_external_id("expectation", {})  # produced by Great Expectations suites (dataaudit.expectations)
+register_external_id("serving_skew", {})  # produced by ``dataaudit validate`` (dataaudit.fit.validate)
 
 __all__ = ["duplicates", "files", "images", "labels", "missing", "normalization", "schema", "shift", "structure"]
