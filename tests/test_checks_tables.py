@@ -460,3 +460,28 @@ def test_penguins_generator_is_realistic() -> None:
     rows = penguins(2000, seed=0)
     by = {s: [r["flipper_length_mm"] for r in rows if r["species"] == s] for s in ("Adelie", "Gentoo")}
     assert sum(by["Gentoo"]) / len(by["Gentoo"]) > sum(by["Adelie"]) / len(by["Adelie"]) + 20
+
+
+@pytest.mark.parametrize("using", ["all", "each"], ids=["all-split statistics", "per-split statistics"])
+def test_standardisation_leak_survives_rounding_to_two_decimals(tmp_path: Path, using: str) -> None:
+    splits = clean_splits(3000, seed=7)
+    standardise(splits, FEATURES, using)
+    for rows in splits.values():
+        for r in rows:
+            for c in FEATURES:
+                r[c] = round(r[c], 2)
+    f = only(scan(write_splits(tmp_path, splits)), "normalization_leak")
+    assert f.details["kind"] == ("all_splits" if using == "all" else "per_split") and f.count == len(FEATURES)
+
+
+def test_leak_is_found_when_one_split_reads_a_numeric_column_as_text(tmp_path: Path, splits: Splits) -> None:
+    """A sentinel makes test's chunk text while train's is typed: content hashes must still agree."""
+    splits["test"][0]["body_mass_g"] = "NA"
+    splits["test"].insert(6, dict(splits["train"][12]))
+    splits["train"].insert(40, dict(splits["train"][12]))
+    report = scan(write_splits(tmp_path, splits))
+    f = only(report, "split_overlap")
+    assert f.examples[0] == {"split": "test", "row": 6, "duplicate_of": {"split": "train", "row": 12}}
+    assert only(report, "duplicates").examples[0]["row"] == 40
+    m = only(report, "missing_values")
+    assert (m.split, m.column, rows_of(m)) == ("test", "body_mass_g", [0])
