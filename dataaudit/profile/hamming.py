@@ -120,13 +120,15 @@ def _chunk_pairs(
     skey = ikey[order]
     shash = index[order]
     counts = np.bincount(skey, minlength=1 << bits).astype(np.int32)
+    # one byte per bucket: the table probed for every query stays in cache
+    occupied = counts.astype(bool)
     starts = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     if self_join:
-        qkey, qhash, qpos = skey, shash, np.arange(len(skey), dtype=np.int64)
+        qkey, qhash, qpos = skey, shash, np.arange(len(skey), dtype=np.int32)
     else:
         qkey = ((queries >> np.uint64(shift)) & mask_bits).astype(np.int32)
-        qhash, qpos = queries, np.arange(len(queries), dtype=np.int64)
+        qhash, qpos = queries, np.arange(len(queries), dtype=np.int32)
     # For a self-join, a pair (i, j) is reached from i and from j with the same flip;
     # probe only from the side whose key has the flip's top bit clear (the smaller key).
     by_top: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -135,17 +137,17 @@ def _chunk_pairs(
         if self_join and flip:
             top = flip.bit_length() - 1
             if top not in by_top:
-                sel = np.flatnonzero((qkey >> top) & 1 == 0)
+                sel = np.flatnonzero((qkey >> top) & 1 == 0).astype(np.int32)
                 by_top[top] = (sel, qkey[sel])
             src, keys = by_top[top]
         else:
             src, keys = qpos, qkey
         probe = keys ^ np.int32(flip)
-        c = counts[probe]
-        hit = np.flatnonzero(c)
+        hit = np.flatnonzero(occupied[probe])
         if len(hit) == 0:
             continue
-        src, c, first = src[hit], c[hit].astype(np.int64), starts[probe[hit]]
+        bucket = probe[hit]
+        src, c, first = src[hit].astype(np.int64), counts[bucket].astype(np.int64), starts[bucket]
         total = int(c.sum())
         ends = np.cumsum(c)
         pos = np.arange(total, dtype=np.int64) + np.repeat(first - (ends - c), c)
