@@ -418,3 +418,34 @@ def test_generating_twice_writes_the_same_file(tmp_path: Path) -> None:
     root = make_tables(tmp_path / "t")
     first, second = (json.dumps(generate_suite(root, Config())) for _ in range(2))
     assert first == second
+
+
+def test_small_batches_are_validated_in_chunks_without_mixing_schemas(tmp_path: Path) -> None:
+    suite = _suite(
+        tmp_path,
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0, "max_value": 10}},
+    )
+    batches = [_batch("test", 10 * i, x=[1] * 9 + [99 if i % 10 == 0 else 2]) for i in range(50)]
+    # A later file stores x as floats: validated apart, never concatenated with the integers.
+    batches += [_batch("test", 500, x=[1.5, None])]
+    found = {f.details["expectation"]: f for f in _run(suite, batches, splits=("test",))}
+    assert found["expect_column_values_to_be_between"].count == 5
+    assert [e["row"] for e in found["expect_column_values_to_be_between"].examples] == [9, 109, 209, 309, 409]
+    assert found["expect_column_values_to_not_be_null"].examples == [{"split": "test", "row": 501, "column": "x", "value": None}]
+
+
+def test_fifty_small_batches_cost_one_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataaudit.expectations.validate import SuiteValidator
+
+    suite = _suite(tmp_path, {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}})
+    calls: list[int] = []
+    original = SuiteValidator._validate
+
+    def counting(self: SuiteValidator, split: str, entries: list[Any], pdf: Any, path: str | None) -> None:
+        calls.append(len(pdf))
+        original(self, split, entries, pdf, path)
+
+    monkeypatch.setattr(SuiteValidator, "_validate", counting)
+    assert _run(suite, [_batch("test", 10 * i, x=[1] * 10) for i in range(50)], splits=("test",)) == []
+    assert calls == [500]

@@ -71,6 +71,8 @@ WHOLE_SPLIT_MAP_TYPES = frozenset({
 _NULL_TYPES = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"})
 _GX_SEVERITY = {"critical": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 _TOP_VALUES = 10
+CHUNK_ROWS = 100_000
+"""Row-wise expectations are validated on chunks of at least this many rows (or a whole batch)."""
 
 
 @dataclass
@@ -133,6 +135,10 @@ class SuiteValidator:
         self._buffers: dict[str, list[pl.DataFrame]] = {}
         self._gx_suites: dict[tuple[int, ...], Any] = {}
         self._example_cap = max(config.max_examples, 1)
+        self._pending: dict[str, tuple[tuple[tuple[str, str], ...], list[pl.DataFrame], int]] = {}
+        rowwise = [e for e in self.entries if e.group == "row"]
+        self._row_whole = any(not e.columns or e.kwargs.get("row_condition") for e in rowwise)
+        self._row_columns = {c for e in rowwise for c in e.columns}
         need = {c for e in self.entries if e.group == "split" for c in e.columns}
         self._whole_frame = any(e.group == "split" and not e.columns for e in self.entries)
         self._split_columns = sorted(need)
@@ -231,27 +237,50 @@ class SuiteValidator:
         headers = self._seen_headers.setdefault(split, set())
         schema = [e for e in applicable if e.group == "schema"] if header not in headers else []
         headers.add(header)
-        row = []
-        for e in applicable:
-            if e.group != "row":
-                continue
-            missing = [c for c in e.columns if c not in present]
-            if missing:
-                self._outcome(split, e).missing_columns.update(missing)
-            else:
-                row.append(e)
-        if frame.height and row:
-            # Only the columns the expectations read go to pandas (wide tables, image columns).
-            whole = any(not e.columns or e.kwargs.get("row_condition") for e in row)
-            needed = {c for e in row for c in e.columns}
-            part = frame if whole else frame.select([c for c in frame.columns if c == ROW or c in needed])
-            self._validate(split, row, to_pandas(part), batch.path)
+        if frame.height and any(e.group == "row" for e in applicable):
+            # Only the columns the expectations read are kept (wide tables, image columns).
+            part = frame if self._row_whole else frame.select(
+                [c for c in frame.columns if c == ROW or c in self._row_columns])
+            self._queue(split, part)
         if frame.height and schema:
             # Schema expectations read names and types only: one row is enough.
             self._validate(split, schema, to_pandas(frame.head(1).drop(ROW)), batch.path)
         if any(e.group == "split" for e in applicable) and frame.height:
             keep = frame if self._whole_frame else frame.select([c for c in [ROW, *self._split_columns] if c in present])
             self._buffers.setdefault(split, []).append(keep)
+
+    def _queue(self, split: str, frame: pl.DataFrame) -> None:
+        """Gather small batches (a Hub stream's) into chunks: GX costs a fixed time per validation."""
+        key = tuple((name, str(dt)) for name, dt in frame.schema.items())
+        pending = self._pending.get(split)
+        if pending is not None and pending[0] != key:
+            self._flush(split)  # another schema: never mix it into one frame
+            pending = None
+        if pending is None:
+            pending = (key, [], 0)
+        pending[1].append(frame)
+        self._pending[split] = (key, pending[1], pending[2] + frame.height)
+        if self._pending[split][2] >= CHUNK_ROWS:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        pending = self._pending.pop(split, None)
+        if pending is None:
+            return
+        frames = pending[1]
+        frame = pl.concat(frames) if len(frames) > 1 else frames[0]
+        present = set(frame.columns)
+        row = []
+        for e in self.entries:
+            if e.group != "row" or not e.applies_to(split):
+                continue
+            missing = [c for c in e.columns if c not in present]
+            if missing:
+                self._outcome(split, e).missing_columns.update(missing)
+            else:
+                row.append(e)
+        if row:
+            self._validate(split, row, to_pandas(frame), None)
 
     def _outcome(self, split: str, entry: _Entry) -> _Outcome:
         key = (split, entry.index)
@@ -315,6 +344,8 @@ class SuiteValidator:
     # -- the end -------------------------------------------------------------------
     def findings(self) -> list[Finding]:
         """One finding per failed expectation and split (check id ``expectation``)."""
+        for split in list(self._pending):
+            self._flush(split)
         self._validate_whole_splits()
         splits = sorted(set(self.dataset.splits) | set(self._rows), key=split_order)
         found: list[Finding] = []
