@@ -267,3 +267,35 @@ def test_scanning_never_modifies_the_input(tmp_path: Path, splits: Splits) -> No
     scan(tmp_path / "train.csv")
     assert tree_digest(tmp_path) == before
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == mtimes
+
+
+def test_label_missing_from_one_split_is_detected_from_train_and_an_error(tmp_path: Path, splits: Splits) -> None:
+    write_table(tmp_path, "train.parquet", splits["train"])
+    write_table(tmp_path, "test.parquet", [{k: v for k, v in r.items() if k != "species"} for r in splits["test"]])
+    report = scan(tmp_path)
+    assert report.label_column == "species"
+    f = report.by_check("schema_mismatch")
+    assert len(f) == 1 and f[0].severity == Severity.ERROR and f[0].split == "test" and f[0].column == "species"
+    assert not report.by_check("label_set_mismatch")
+
+
+def test_header_only_file_with_a_split_column_is_an_empty_split(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b,split\n")
+    report = scan(tmp_path / "data.csv")
+    assert [(f.check, f.split) for f in report.findings] == [("empty_split", "train")]
+
+
+def test_quoted_header_name_with_a_newline(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text('"bill\nlength",label\n' + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(40)))
+    report = scan(tmp_path)
+    assert report.stats.splits["train"].rows == 40 and not report.by_check("delimiter_corruption")
+    assert list(report.stats.splits["train"].columns) == ["bill\nlength", "label"]
+
+
+def test_malformed_record_with_a_split_column_names_file_and_line(tmp_path: Path, splits: Splits) -> None:
+    write_table(tmp_path, "data.csv", [{**r, "split": k} for k, rs in splits.items() for r in rs])
+    lines = (tmp_path / "data.csv").read_text().splitlines()
+    lines.insert(5, "Adelie,Dream,1,2")
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    f = scan(tmp_path / "data.csv").by_check("delimiter_corruption")
+    assert len(f) == 1 and (f[0].examples[0]["path"], f[0].examples[0]["line"]) == ("data.csv", 6)

@@ -271,8 +271,8 @@ def label_set_mismatch(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
     ref_total = sum(ref_counts.values())
     for other in stats.others:
         counts = _valid_counts(other, suspects)
-        if counts is None or other.rows == 0:
-            continue
+        if not counts:
+            continue  # no labels at all here (column absent or all missing): reported by other checks
         unseen = {c: n for c, n in counts.items() if c not in ref_counts}
         if unseen:
             n = sum(unseen.values())

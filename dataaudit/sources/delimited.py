@@ -134,8 +134,9 @@ def sniff(path: Path, delimiter: str | None = None, preferred: str | None = None
     header: list[str] = []
     if lines:
         try:
-            header = next(csv.reader([lines[0]], delimiter=delim))
-        except csv.Error:
+            # Parse the text, not the first line: a quoted header name may hold a newline.
+            header = next(r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delim) if r)
+        except (csv.Error, StopIteration):
             header = lines[0].split(delim)
     header = [h.strip() for h in header]
     return Dialect(delim, enc, bom, header, guessed)

@@ -246,6 +246,9 @@ def read_split_column(tf: TableFile, column: str, wanted: set[str] | None) -> It
             yield Batch(split_name, tf.rel, frame=part, nbytes=nbytes, columns=tf.columns if first else None)
             nbytes = 0
         first = False
+    if not counters and (wanted is None or "train" in wanted):
+        # No data row at all (a header-only file): the dataset still has a split, and it is empty.
+        yield Batch("train", tf.rel, columns=tf.columns)
 
 
 def _find_column(columns: list[str], wanted: str) -> str | None:
@@ -446,4 +449,11 @@ def _detect_label(cfg: Config, readable: list[list[str]], by_split: dict[str, li
         found = [_find_column(cols, cand) for cols in readable]
         if all(found):
             return found[0]
+    # No candidate in every split: take the reference split's, so that its absence from the
+    # other splits is reported (schema_mismatch, as an error) instead of label checks vanishing.
+    ref = next((by_split[s] for s in sorted(by_split, key=split_order) if by_split[s]), [])
+    for cand in LABEL_CANDIDATES:
+        col = _find_column(ref, cand)
+        if col is not None:
+            return col
     return None
