@@ -5,9 +5,11 @@ each split in batches, so the suite's expectations are sorted by what they need:
 
 * **row-wise** expectations (column map, column pair map, multicolumn map:
   value sets, ranges, not-null, regexes, types of object columns...) are
-  validated on every batch; their unexpected counts, element counts and the rows
-  that broke them add up exactly over the batches of a split, and ``mostly`` is
-  applied to the split's totals;
+  validated on every batch (small batches, such as a Hub stream's, gathered into
+  chunks of :data:`CHUNK_ROWS` rows of one schema, since each GX validation has
+  a fixed cost); their unexpected counts, element counts and the rows that broke
+  them add up exactly over a split, and ``mostly`` is applied to the split's
+  totals;
 * **schema** expectations (the set or order of columns, a column's existence,
   the column count) are validated once per distinct header of a split;
 * **row counts** (``expect_table_row_count_to_be_between`` / ``_to_equal``) are
