@@ -177,16 +177,6 @@ def _render(report: Any, fmt: str | None) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from dataaudit.baseline import write_text_atomic
 
-    from dataaudit.errors import UsageError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_text_atomic(path, text, what="report")
