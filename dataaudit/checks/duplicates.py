@@ -79,7 +79,7 @@ def duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         order, starts, sizes = groups(key, idx)
         if len(starts) == 0:
             continue
-        examples = []
+        examples: list[dict[str, Any]] = []
         for s, n in zip(starts, sizes):
             first = int(idx[order[s]])
             for t in range(s + 1, s + n):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.profile.dataset import DatasetStats
 from dataaudit.report.model import Finding, Severity
+from dataaudit.sources.base import FileProblem
 
 KIND_WORDS = {
     "empty": "empty", "binary": "binary (not text)", "unreadable": "unreadable",
@@ -18,14 +19,14 @@ KIND_WORDS = {
 @register_check({"corrupt_file": {}})
 def corrupt_files(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """One finding per split listing every file that could not be read, by kind."""
-    by_split: dict[str | None, list] = defaultdict(list)
+    by_split: dict[str | None, list[FileProblem]] = defaultdict(list)
     for split in stats.ordered:
         for prob in split.file_problems:
             by_split[prob.split if prob.split is not None else split.name].append(prob)
     for split_name, probs in by_split.items():
         kinds = Counter(p.kind for p in probs)
-        split = stats.splits.get(split_name or "")
-        examined = (split.rows + len(probs)) if split is not None and split.kind == "image" else None
+        known = stats.splits.get(split_name or "")
+        examined = (known.rows + len(probs)) if known is not None and known.kind == "image" else None
         what = ", ".join(f"{n} {KIND_WORDS.get(k, k)}" for k, n in kinds.most_common())
         yield Finding(
             check="corrupt_file",

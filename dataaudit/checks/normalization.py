@@ -119,7 +119,8 @@ def _close(a: float, b: float, scale: float, rel: float) -> bool:
 def _supplied(stats: DatasetStats, splits: list[SplitStats], ref: SplitStats, supplied: dict[str, Any],
               ctx: CheckContext) -> Iterator[Finding]:
     rel = ctx.params("normalization_leak")["supplied_tolerance"]
-    leaked, wrong = [], []
+    leaked: list[dict[str, Any]] = []
+    wrong: list[dict[str, Any]] = []
     for name, spec in (supplied.get("columns") or {}).items():
         if name not in ref.columns or not ref.columns[name].numeric.count:
             continue
@@ -129,19 +130,21 @@ def _supplied(stats: DatasetStats, splits: list[SplitStats], ref: SplitStats, su
         if kind == "standard":
             mean, std = float(spec["mean"]), float(spec["std"])
             scale = train.std(0) or 1.0
-            ok = lambda m: _close(mean, m.mean, scale, rel) and (  # noqa: E731
-                _close(std, m.std(0), scale, rel) or _close(std, m.std(1), scale, rel))
+            ok_train, ok_union = (
+                _close(mean, m.mean, scale, rel) and (_close(std, m.std(0), scale, rel) or _close(std, m.std(1), scale, rel))
+                for m in (train, union))
             figures = {"supplied": {"mean": mean, "std": std}, "train": {"mean": train.mean, "std": train.std(0)},
                        "all_splits": {"mean": union.mean, "std": union.std(0)}}
         else:
             lo, hi = float(spec["min"]), float(spec["max"])
             scale = (train.max - train.min) or 1.0
-            ok = lambda m: _close(lo, m.min, scale, rel) and _close(hi, m.max, scale, rel)  # noqa: E731
+            ok_train, ok_union = (_close(lo, m.min, scale, rel) and _close(hi, m.max, scale, rel)
+                                  for m in (train, union))
             figures = {"supplied": {"min": lo, "max": hi}, "train": {"min": train.min, "max": train.max},
                        "all_splits": {"min": union.min, "max": union.max}}
-        if ok(train):
+        if ok_train:
             continue
-        (leaked if len(splits) > 1 and ok(union) else wrong).append({"column": name, **figures})
+        (leaked if len(splits) > 1 and ok_union else wrong).append({"column": name, **figures})
     image = supplied.get("image")
     if image and ref.kind == "image":
         yield from _supplied_image(ref, image, ctx)

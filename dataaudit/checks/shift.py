@@ -42,7 +42,7 @@ def numeric_sample(split: SplitStats, column: str, sentinels: tuple[str, ...] = 
         s = s.cast(pl.Float64)
     else:
         return np.zeros(0)
-    arr = s.drop_nulls().to_numpy()
+    arr = np.asarray(s.drop_nulls().to_numpy(), dtype=np.float64)
     return arr[np.isfinite(arr)]
 
 

@@ -32,8 +32,8 @@ def delimiter_corruption(stats: DatasetStats, ctx: CheckContext) -> Iterator[Fin
     for split_name, probs in groups.items():
         kinds = counts[split_name]
         total = sum(kinds.values())
-        split = stats.splits.get(split_name) if split_name else None
-        rows = (split.rows + total) if split is not None else sum(s.rows for s in stats.ordered) + total
+        known = stats.splits.get(split_name) if split_name else None
+        rows = (known.rows + total) if known is not None else sum(s.rows for s in stats.ordered) + total
         frac = total / rows if rows else None
         severity = Severity.ERROR if frac is not None and frac > p["error_fraction"] else Severity.WARNING
         if frac is not None and frac <= p["warning_fraction"]:

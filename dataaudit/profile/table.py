@@ -240,11 +240,11 @@ class TableSplitProfiler:
                     xs.append(x)
                     ws.append(n)
         if ws:
-            x = np.asarray(xs)
+            xa = np.asarray(xs, dtype=np.float64)
             w = np.asarray(ws, dtype=np.float64)
-            mean = float(np.average(x, weights=w))
-            out.update(n=int(w.sum()), mean=mean, var=float(np.average((x - mean) ** 2, weights=w)),
-                       min=float(x.min()), max=float(x.max()), int=bool(np.all(x == np.floor(x))))
+            mean = float(np.average(xa, weights=w))
+            out.update(n=int(w.sum()), mean=mean, var=float(np.average((xa - mean) ** 2, weights=w)),
+                       min=float(xa.min()), max=float(xa.max()), int=bool(np.all(xa == np.floor(xa))))
         if lws:
             ln = np.asarray(lens, dtype=np.float64)
             lw = np.asarray(lws, dtype=np.float64)

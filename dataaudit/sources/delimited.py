@@ -20,7 +20,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import polars as pl
@@ -51,7 +51,7 @@ def open_binary(path: Path) -> IO[bytes]:
     """Open a possibly compressed file (``.gz``, ``.zst``) as a binary stream."""
     name = path.name.lower()
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     if name.endswith(".zst") or name.endswith(".zstd"):
         import zstandard
 
@@ -194,7 +194,7 @@ class DelimitedReader:
         self.delim = dialect.delimiter.encode()[0]
         self.others = [ord(d) for d in CANDIDATE_DELIMITERS if d != dialect.delimiter]
         self.schema: dict[str, pl.DataType] | None = (
-            {name: schema.get(raw, pl.String) for raw, name in zip(dialect.header, self.names)} if schema else None
+            {name: schema.get(raw, pl.String()) for raw, name in zip(dialect.header, self.names)} if schema else None
         )
         """Numeric columns typed (given for the whole dataset, else inferred from the first chunk);
         a chunk that does not fit is read as text."""
@@ -399,7 +399,7 @@ class DelimitedReader:
             if self.schema is None:
                 probe = pl.read_csv(body, infer_schema_length=10_000, n_rows=10_000, **common)
                 self.schema = {
-                    name: (dtype if dtype in (pl.Int64, pl.Float64) else pl.String)
+                    name: (dtype if dtype in (pl.Int64, pl.Float64) else pl.String())
                     for name, dtype in zip(self.names, probe.dtypes)
                 }
             if any(dt != pl.String for dt in self.schema.values()):
@@ -440,5 +440,5 @@ def head_schema(path: Path, dialect: Dialect, max_bytes: int = 1 << 20) -> dict[
         return {}
     out: dict[str, pl.DataType] = {}
     for name, dtype in zip(dialect.header, probe.dtypes):
-        out[name] = dtype if dtype in (pl.Int64, pl.Float64) else pl.String
+        out[name] = dtype if dtype in (pl.Int64, pl.Float64) else pl.String()
     return out

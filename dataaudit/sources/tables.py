@@ -423,13 +423,13 @@ def unify_schema(files: list[TableFile]) -> list[str]:
     unified: dict[str, pl.DataType] = {}
     for name, dtypes in kinds.items():
         if pl.String in dtypes:
-            unified[name] = pl.String
+            unified[name] = pl.String()
         elif pl.Float64 in dtypes:
-            unified[name] = pl.Float64
+            unified[name] = pl.Float64()
         else:
-            unified[name] = pl.Int64
+            unified[name] = pl.Int64()
     for tf, _ in heads:
-        tf.schema = {name: unified.get(name, pl.String) for name in tf.columns}
+        tf.schema = {name: unified.get(name, pl.String()) for name in tf.columns}
     return sorted(n for n, dt in unified.items() if dt != pl.String)
 
 
@@ -446,9 +446,9 @@ def _detect_label(cfg: Config, readable: list[list[str]], by_split: dict[str, li
     if not readable:
         return None
     for cand in LABEL_CANDIDATES:
-        found = [_find_column(cols, cand) for cols in readable]
-        if all(found):
-            return found[0]
+        hits = [_find_column(cols, cand) for cols in readable]
+        if all(hits):
+            return hits[0]
     # No candidate in every split: take the reference split's, so that its absence from the
     # other splits is reported (schema_mismatch, as an error) instead of label checks vanishing.
     ref = next((by_split[s] for s in sorted(by_split, key=split_order) if by_split[s]), [])
