@@ -8,6 +8,7 @@ Prints, in one run on the same files:
 2. ``scan``: ``dataaudit.scanner.scan`` of the folder (listing, parallel decode,
    hashes, per-image statistics, every check, report), images/s over its whole
    wall time; the ratio scan / decode-only (target >= 0.7);
+   then listing and profiling alone (the scan without checks and report);
    CPU time per image (this process and its pool workers) is printed beside
    the wall-clock rates: on a shared machine it is the steadier comparison;
 3. ``near-dup search``: :func:`dataaudit.profile.hamming.near_pairs` over
@@ -106,6 +107,22 @@ def decode_only(files: list[str], workers: int, task: int = 32) -> tuple[float, 
     return done / wall, (cpu_seconds() - cpu0) / done * 1e6
 
 
+def profile_only(root: Path, workers: int) -> tuple[float, float]:
+    """(images/s, CPU us per image) of listing and profiling alone (the scan without its checks)."""
+    from dataaudit.config import Config
+    from dataaudit.profile.dataset import profile_dataset
+    from dataaudit.sources.images import detect_images
+
+    cfg = Config(workers=workers, progress=False)
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    dataset = detect_images(root, cfg)
+    assert dataset is not None
+    stats = profile_dataset(dataset, cfg)
+    wall = time.perf_counter() - start
+    n = sum(s.rows for s in stats.splits.values())
+    return n / wall, (cpu_seconds() - cpu0) / n * 1e6
+
+
 def bench_hamming(n: int, radius: int, planted: int = 50) -> tuple[float, int, int]:
     """Seconds to find all pairs within ``radius`` among ``n`` random hashes; (s, found, planted)."""
     from dataaudit.profile.hamming import near_pairs
@@ -156,11 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     scan_s = time.perf_counter() - start
     scan_cpu = (cpu_seconds() - cpu0) / len(files) * 1e6
     scan_rate = len(files) / scan_s
+    profile_rate, profile_cpu = profile_only(root, args.workers)
     decode_rate2, decode_cpu2 = decode_only(files, args.workers)  # again, to bracket machine noise
     decode_best = max(decode_rate, decode_rate2)
     print(f"decode-only (pillow open+load): {decode_rate:,.0f} / {decode_rate2:,.0f} images/s; "
           f"CPU {decode_cpu:.0f} / {decode_cpu2:.0f} us per image")
     print(f"scan (full report):              {scan_rate:,.0f} images/s ({scan_s:.2f} s); CPU {scan_cpu:.0f} us per image")
+    print(f"profile only (listing, decode, statistics; no checks): {profile_rate:,.0f} images/s; "
+          f"CPU {profile_cpu:.0f} us per image")
     print(f"ratio scan / decode-only (best): {scan_rate / decode_best:.2f} by wall time, "
           f"{min(decode_cpu, decode_cpu2) / scan_cpu:.2f} by CPU time  (target >= 0.70)")
     checks = sorted({f.check for f in report.findings})
