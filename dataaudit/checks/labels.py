@@ -46,6 +46,11 @@ def _is_number(value: str) -> bool:
     return value.strip().lower() not in ("nan", "inf", "-inf", "infinity")
 
 
+def _digits_differ_only(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ and are the same once their digits are removed."""
+    return a != b and re.sub(r"\d+", "#", a) == re.sub(r"\d+", "#", b)
+
+
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
     """Damerau-Levenshtein (optimal string alignment) distance, capped at ``limit + 1``."""
     if abs(len(a) - len(b)) > limit:
@@ -144,6 +149,8 @@ def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]
                 if u == v or u in out or n > ratio * m:
                     continue
                 ku = _key(u)
+                if _digits_differ_only(kv, ku):
+                    continue  # "stage_4" vs "stage_3", "A1" vs "A2": numbered classes, not typos
                 limit = 1 if len(ku) < 6 else 2
                 if edit_distance(kv, ku, limit) <= limit:
                     out[v] = Suspect(v, "typo", u, f"{v!r} ({n} rows) is one or two edits from the class {u!r} ({m} rows)")
