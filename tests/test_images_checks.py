@@ -517,6 +517,5 @@ def test_huggingface_imagefolder_with_metadata_scans_as_images_when_asked(tmp_pa
     _assert_metadata_scan(run(_metadata_dataset(tmp_path), modality="image"))
 
 
-@pytest.mark.xfail(reason="open_source tries table layouts before image layouts (request sent to the lead)", strict=False)
 def test_huggingface_imagefolder_with_metadata_scans_as_images(tmp_path: Path) -> None:
     _assert_metadata_scan(run(_metadata_dataset(tmp_path)))

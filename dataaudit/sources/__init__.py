@@ -50,16 +50,18 @@ def open_source(path: str | Path, config: Config, splits: list[str] | None = Non
             from dataaudit.sources.hub import open_hub
 
             return _restrict(open_hub(str(p), config), wanted)
+    # Folders try image layouts first: an imagefolder's metadata.csv is not a table dataset, and
+    # detect_images declines folders whose table files are at least as many as their images.
+    if p.is_dir() and config.modality in (None, "image"):
+        images = _detect_images(p, config)
+        if images is not None:
+            return _restrict(images, wanted)
     if config.modality != "image":
         from dataaudit.sources.tables import detect_tables
 
         found = detect_tables(p, config, wanted)
         if found is not None:
             return _restrict(found, wanted)
-    if p.is_dir():
-        images = _detect_images(p, config)
-        if images is not None:
-            return _restrict(images, wanted)
     raise SourceError(
         "no dataset found: expected table files (.csv .tsv .txt .parquet .jsonl, optionally .gz/.zst) "
         "or image folders (see dataset-layouts.md)", spec)
