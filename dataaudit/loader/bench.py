@@ -204,7 +204,7 @@ def run_bench(
     medians are reported: the machine may be shared); then tuning, and ``epochs`` cached
     epochs from a fresh ``build_loader`` (as a later run would). Without ``cache_dir`` a
     temporary cache is used and removed, so every first epoch is really uncached."""
-    from dataaudit.loader.pipeline import build_loader
+    from dataaudit.loader.pipeline import TunedLoader, build_loader
 
     if epochs < 1 or rounds < 1:
         raise UsageError("epochs and rounds must be at least 1")
@@ -240,6 +240,8 @@ def run_bench(
             t0 = time.perf_counter()
             loader = build_loader(source, cache_dir=cdir, **kw)
             build_s = time.perf_counter() - t0
+            if not isinstance(loader, TunedLoader):
+                raise UsageError("loader-bench measures image datasets")
             if loader.cached:
                 notes.append(f"note: {loader.cache_path} was already cached: the first epoch read the cache")
             src = loader.source
@@ -272,6 +274,7 @@ def run_bench(
         t0 = time.perf_counter()
         again = build_loader(source, cache_dir=loader.cache_path.parent.parent, **kw)
         open_s = time.perf_counter() - t0
+        assert isinstance(again, TunedLoader)
         again.choose_settings()
         if again.decision is None or not again.decision.reused:
             notes.append("note: the second run did not reuse the recorded tuning decision")

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     import torch
 
     from dataaudit.fit.artefact import Artefact
+    from dataaudit.loader.tables import TableLoader
     from dataaudit.loader.datasets import CachedImageDataset, Normalizer, SeededSampler
     from dataaudit.sources.base import Dataset
     from dataaudit.sources.images import ImageRecord
@@ -614,8 +615,8 @@ def build_loader(
     threads: int | None = None,
     config: Any = None,
     log: Callable[[str], None] | None = None,
-) -> TunedLoader:
-    """The fastest correct loader for one split of an image dataset.
+) -> TunedLoader | TableLoader:
+    """The fastest correct loader for one split of an image dataset (or of a table).
 
     ``source`` is a folder, an ``hf://`` URL or a :class:`~dataaudit.sources.base.Dataset`.
     ``artefact`` (a path or an ``Artefact`` from ``dataaudit fit``) supplies the
@@ -631,6 +632,11 @@ def build_loader(
     stored beside the cache); ``settings`` forces them. ``verify="sizes"`` skips
     checksumming a cache on open (for very large caches). ``threads`` decode
     the first epoch (default: cores + 1).
+
+    With a table artefact, the split is streamed once through the fitted
+    :class:`~dataaudit.transforms.tables.TableTransform` into a cached float32
+    matrix and a :class:`~dataaudit.loader.tables.TableLoader` yields
+    ``(features, targets)`` rows in the artefact's feature order.
     """
     require("torch", "torch")
     from dataaudit.loader.datasets import Normalizer
@@ -643,8 +649,13 @@ def build_loader(
         raise UsageError(f"verify must be 'full' or 'sizes', got {verify!r}")
     art = _load_artefact(artefact)
     plan = art.image if art is not None else None
-    if art is not None and plan is None:
-        raise UsageError(f"the artefact was fitted on a {art.modality} dataset; build_loader needs an image artefact")
+    if art is not None and art.table is not None:
+        from dataaudit.loader.tables import build_table_loader
+
+        return build_table_loader(
+            source, split, art, batch_size, shuffle, seed, drop_last, resolve_device(device),
+            Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root(), config, log,
+        )  # fmt: skip
     if size is None and plan is None:
         raise UsageError("build_loader needs the image size: pass artefact= (from `dataaudit fit`) or size=(height, width)")
     if size is not None:
