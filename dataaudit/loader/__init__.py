@@ -3,9 +3,11 @@
 ``build_loader(source, split, artefact=...)`` returns an iterable of
 ``(images, labels)`` batches: the first epoch decodes each image once into
 memory-mapped uint8 shards under the cache folder, later epochs read them with
-``DataLoader`` settings chosen by measurement on this machine. See
-:mod:`dataaudit.loader.pipeline`, :mod:`dataaudit.loader.cache` and
-:mod:`dataaudit.loader.tuning`.
+``DataLoader`` settings chosen by measurement on this machine. With a table
+artefact it yields ``(features, targets)`` float32 rows in the fitted feature
+order from a cached, transformed matrix. See :mod:`dataaudit.loader.pipeline`,
+:mod:`dataaudit.loader.cache`, :mod:`dataaudit.loader.tuning` and
+:mod:`dataaudit.loader.tables`.
 
 Importing this package does not import torch; :func:`build_loader` does (and
 raises :class:`~dataaudit.errors.MissingExtraError` when it is missing).
@@ -21,15 +23,17 @@ from dataaudit.loader.tuning import LoaderSettings
 if TYPE_CHECKING:
     from dataaudit.loader.datasets import CachedImageDataset, RawImageDataset, SeededSampler
     from dataaudit.loader.pipeline import TunedLoader, build_loader
+    from dataaudit.loader.tables import TableLoader
 
 __all__ = [
     "CachedImageDataset", "DecodeSpec", "LoaderSettings", "RawImageDataset", "SeededSampler",
-    "TunedLoader", "build_loader", "default_cache_root",
+    "TableLoader", "TunedLoader", "build_loader", "default_cache_root",
 ]  # fmt: skip
 
 _LAZY = {
     "build_loader": "dataaudit.loader.pipeline",
     "TunedLoader": "dataaudit.loader.pipeline",
+    "TableLoader": "dataaudit.loader.tables",
     "CachedImageDataset": "dataaudit.loader.datasets",
     "RawImageDataset": "dataaudit.loader.datasets",
     "SeededSampler": "dataaudit.loader.datasets",
@@ -42,7 +46,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'dataaudit.loader' has no attribute {name!r}")
     import importlib
 
-    if module == "dataaudit.loader.datasets":
+    if module in ("dataaudit.loader.datasets", "dataaudit.loader.pipeline"):
         from dataaudit.errors import require
 
         require("torch", "torch")
