@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'dataaudit.loader' has no attribute {name!r}")
     import importlib
 
-    if module in ("dataaudit.loader.datasets", "dataaudit.loader.pipeline"):
+    if module == "dataaudit.loader.datasets":
         from dataaudit.errors import require
 
         require("torch", "torch")
