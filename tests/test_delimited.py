@@ -232,3 +232,24 @@ def test_binary_and_empty_content_are_recognised(tmp_path: Path) -> None:
 def test_duplicate_column_names_are_made_unique() -> None:
     assert unique_names(["a", "b", "a", "", "a"]) == (["a", "b", "a_2", "column_4", "a_3"], ["a", "a"])
     assert unique_names(["a", "a_2", "a"]) == (["a", "a_2", "a_3"], ["a"])
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4096], ids=lambda c: f"chunks of {c} bytes")
+def test_utf16_file_is_text_and_read_whole(tmp_path: Path, chunk: int) -> None:
+    """A chunk that ends inside a character decodes to nothing yet: reading must go on."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("a,b\nü,1\n€,2\n中,3\n".encode("utf-16"))
+    dialect = sniff(path)
+    assert not dialect.binary and dialect.encoding == "utf-16" and dialect.header == ["a", "b"]
+    got, index, problems = read_all(path, ",", chunk)
+    assert got == [["ü", "1"], ["€", "2"], ["中", "3"]] and index == [0, 1, 2] and problems == []
+
+
+@pytest.mark.parametrize("chunk", [2, 4096], ids=lambda c: f"chunks of {c} bytes")
+def test_bare_cr_line_ends_are_records(tmp_path: Path, chunk: int) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,b\r1,2\r3,4\r5\r")
+    assert sniff(path).cr_newlines
+    got, index, problems = read_all(path, ",", chunk)
+    assert got == [["1", "2"], ["3", "4"]] and index == [0, 1]
+    assert [(p.row, p.line) for p in problems] == [(2, 4)]

@@ -45,6 +45,8 @@ class Dialect:
     delimiter_guessed: bool
     binary: bool = False
     empty: bool = False
+    cr_newlines: bool = False
+    """Records end with a bare CR (classic Mac files): read as if they ended with LF."""
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -82,7 +84,12 @@ def looks_binary(head: bytes) -> bool:
     if not head:
         return False
     sample = head[:8192]
-    if b"\x00" in sample and not (sample.startswith(codecs.BOM_UTF16_LE) or sample.startswith(codecs.BOM_UTF16_BE)):
+    if sample.startswith(codecs.BOM_UTF16_LE) or sample.startswith(codecs.BOM_UTF16_BE):
+        # UTF-16 text is full of NUL bytes: judge the decoded characters instead
+        text = sample[: len(sample) // 2 * 2].decode("utf-16", errors="replace")
+        control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+        return control > 0.05 * max(len(text), 1)
+    if b"\x00" in sample:
         return True
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
     return control > 0.05 * len(sample)
@@ -139,7 +146,8 @@ def sniff(path: Path, delimiter: str | None = None, preferred: str | None = None
         except (csv.Error, StopIteration):
             header = lines[0].split(delim)
     header = [h.strip() for h in header]
-    return Dialect(delim, enc, bom, header, guessed)
+    cr_only = b"\n" not in head and b"\r" in head
+    return Dialect(delim, enc, bom, header, guessed, cr_newlines=cr_only)
 
 
 def unique_names(names: list[str]) -> tuple[list[str], list[str]]:
@@ -210,20 +218,22 @@ class DelimitedReader:
         first = True
         with open_binary(self.path) as fh:
             while True:
-                data = fh.read(self.chunk_bytes)
-                self.bytes_read += len(data)
+                raw = fh.read(self.chunk_bytes)
+                self.bytes_read += len(raw)
+                data = raw
                 if decoder is not None:
-                    text = decoder.decode(data, final=not data)
-                    data = text.encode("utf-8")
-                if first:
+                    # a chunk may end inside a character: the decoder keeps it for the next one
+                    data = decoder.decode(raw, final=not raw).encode("utf-8")
+                if first and data:
                     first = False
                     if data.startswith(codecs.BOM_UTF8):
                         data = data[3:]
-                    elif data.startswith("\ufeff".encode()):
-                        data = data[3:]
-                if not data:
+                if self.dialect.cr_newlines:
+                    data = data.replace(b"\r", b"\n")
+                if data:
+                    yield data
+                if not raw:
                     break
-                yield data
 
     # -- main loop -------------------------------------------------------------------
     def frames(self) -> Iterator[tuple[pl.DataFrame | None, list[RecordProblem], int]]:
@@ -430,6 +440,8 @@ def head_schema(path: Path, dialect: Dialect, max_bytes: int = 1 << 20) -> dict[
         head = head.decode(dialect.encoding, errors="replace").encode()
     if head.startswith(codecs.BOM_UTF8):
         head = head[3:]
+    if dialect.cr_newlines:
+        head = head.replace(b"\r", b"\n")
     if len(head) == max_bytes:
         head = head[: head.rfind(b"\n") + 1]
     try:
