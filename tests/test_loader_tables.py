@@ -96,3 +96,13 @@ def test_a_truncated_table_cache_is_rebuilt(table: tuple[Path, Path]) -> None:
     again = build_loader(root, split="val", artefact=art_path, shuffle=False)
     assert again.rebuilt_because is not None and "size" in again.rebuilt_because
     assert torch.equal(_all(again)[0], want)
+
+
+def test_loader_bench_on_a_table_prints_rows_per_second(table: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from dataaudit.cli import main
+
+    root, art_path = table
+    code = main(["loader-bench", str(root), "--artefact", str(art_path), "--batch-size", "8", "--epochs", "1", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rows/s" in out and "same rows in the same order as naive: yes" in out

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
             "samples in the same order."
         ),
     )
-    p.add_argument("source", help="image dataset folder")
+    p.add_argument("source", help="image dataset folder (or a table, with a table --artefact: rows/s)")
     p.add_argument("--split", default="train", help="split to load (default: train)")
     p.add_argument("--artefact", metavar="FILE", help="preprocess.json from `dataaudit fit` (size, mean/std, classes)")
     p.add_argument("--size", type=int, nargs="+", metavar="N", help="image size: N or HEIGHT WIDTH (without --artefact)")
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from dataaudit.errors import UsageError, require
 
     require("torch", "torch")
-    from dataaudit.loader.bench import run_bench
+    from dataaudit.loader.bench import run_bench, run_table_bench, table_lines
 
     size: int | list[int] | None = None
     if args.size:
@@ -63,6 +63,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr)
 
+    if args.artefact is not None and size is None:
+        from dataaudit.fit.artefact import load_artefact
+
+        art = load_artefact(args.artefact)
+        if art.table is not None:
+            doc = run_table_bench(args.source, art, split=args.split, batch_size=args.batch_size,
+                                  epochs=args.epochs, seed=args.seed, shuffle=not args.no_shuffle,
+                                  cache_dir=args.cache_dir, log=log)  # fmt: skip
+            print(json.dumps(doc, indent=2) if args.json else "\n".join(table_lines(doc)))
+            return 0 if doc["same_rows_and_order"] else 1
     result = run_bench(
         args.source, split=args.split, artefact=args.artefact, size=size, mean=args.mean, std=args.std,
         batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, shuffle=not args.no_shuffle,
