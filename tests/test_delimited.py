@@ -137,13 +137,16 @@ def test_malformed_records_are_reported_with_row_and_line_and_left_out(
     for i in range(len(rows) + 1):
         if i in bad_positions:
             bad_rows.append(len(lines))
-            width = data.draw(st.sampled_from([1, ncols - 1, ncols + 1, ncols + 3]))
-            lines.append(",".join(f"bad{k}" for k in range(width)))
+            width = data.draw(st.sampled_from([1, ncols - 1, ncols + 1, ncols + 3, -1]))
+            if width == -1:  # the right number of fields, but a quote that never closes
+                lines.append('"' + ",".join(f"bad{k}" for k in range(ncols)))
+            else:
+                lines.append(",".join(f"bad{k}" for k in range(width)))
         if i < len(rows):
             good_index.append(len(lines))
             good.append(rows[i])
             lines.append(",".join(rows[i]))
-    assume(all(len(ln.split(",")) != ncols for ln in (lines[r] for r in bad_rows)))
+    assume(all(len(ln.split(",")) != ncols or ln.startswith('"') for ln in (lines[r] for r in bad_rows)))
     path = tmp_path / "t.csv"
     path.write_text(",".join(header) + "\n" + "\n".join(lines) + "\n")
     got, index, problems = read_all(path, ",", chunk)
@@ -151,7 +154,9 @@ def test_malformed_records_are_reported_with_row_and_line_and_left_out(
     assert index == good_index
     assert [p.row for p in problems] == bad_rows
     assert [p.line for p in problems] == [r + 2 for r in bad_rows]  # header is line 1
-    assert all(p.kind == "field_count" and p.expected == ncols for p in problems)
+    assert [p.kind for p in problems] == ["unbalanced_quote" if lines[r].startswith('"') else "field_count"
+                                          for r in bad_rows]
+    assert all(p.expected == ncols for p in problems)
 
 
 @pytest.mark.parametrize("chunk", [1, 4, 9, 4096], ids=lambda c: f"chunks of {c} bytes")
@@ -253,3 +258,20 @@ def test_bare_cr_line_ends_are_records(tmp_path: Path, chunk: int) -> None:
     got, index, problems = read_all(path, ",", chunk)
     assert got == [["1", "2"], ["3", "4"]] and index == [0, 1]
     assert [(p.row, p.line) for p in problems] == [(2, 4)]
+
+
+@pytest.mark.parametrize("chunk", [1, 4096], ids=lambda c: f"chunks of {c} bytes")
+def test_two_unbalanced_quotes_are_not_merged_into_one_record(tmp_path: Path, chunk: int) -> None:
+    """csv.reader would read lines 2-4 as one two-field record; they are two broken records and a good one."""
+    path = tmp_path / "t.csv"
+    path.write_text('a,b\n"x,y\n1,2\n"z,w\n3,4\n')
+    got, index, problems = read_all(path, ",", chunk)
+    assert got == [["1", "2"], ["3", "4"]] and index == [1, 3]
+    assert [(p.row, p.line, p.kind) for p in problems] == [(0, 2, "unbalanced_quote"), (2, 4, "unbalanced_quote")]
+
+
+def test_escaped_quotes_and_quoted_empty_fields_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text('a,b\n"say ""hi""",""\n"",x\n')
+    got, _, problems = read_all(path, ",", 3)
+    assert problems == [] and got == [['say "hi"', ""], ["", "x"]]

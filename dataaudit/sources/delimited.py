@@ -302,7 +302,8 @@ class DelimitedReader:
                 nls = np.flatnonzero(view[: ends[-1] + 1] == NL)
                 per_record_nl = np.bincount(np.searchsorted(ends, nls), minlength=len(ends))
                 multiline = per_record_nl > 1
-            bad = (fields != self.expected) & ~blank
+            stray = self._misplaced_quotes(view, ends) if quoted else np.zeros(len(ends), dtype=bool)
+            bad = ((fields != self.expected) | stray) & ~blank
             # An unbalanced quote swallows following lines: restart after its first line.
             restart_at = None
             if multiline is not None:
@@ -315,7 +316,7 @@ class DelimitedReader:
                 lines_in = per_record_nl.astype(np.int64)
             self._collect(
                 data, pos, starts[:limit], ends[:limit], fields[:limit], bad[:limit], blank[:limit],
-                lines_in[:limit], good_spans, good_rows, problems,
+                lines_in[:limit], good_spans, good_rows, problems, stray[:limit],
             )
             if restart_at is None:
                 pos += int(ends[-1]) + 1
@@ -334,6 +335,7 @@ class DelimitedReader:
         self, data: bytes, base: int, starts: np.ndarray, ends: np.ndarray, fields: np.ndarray,
         bad: np.ndarray, blank: np.ndarray, lines_in: np.ndarray,
         good_spans: list[tuple[int, int]], good_rows: list[np.ndarray], problems: list[RecordProblem],
+        stray: np.ndarray | None = None,
     ) -> None:
         if len(starts) == 0:
             return
@@ -355,13 +357,38 @@ class DelimitedReader:
         good_rows.append(self.row_offset + row_ids[good])
         for i in np.flatnonzero(bad & is_row):
             raw = data[base + int(starts[i]): base + int(ends[i])].decode("utf-8", "replace").rstrip("\r")
-            problems.append(self._problem(raw, int(row_ids[i]), int(line_ids[i]), int(fields[i])))
+            quote = stray is not None and bool(stray[i])
+            problems.append(self._problem(raw, int(row_ids[i]), int(line_ids[i]), int(fields[i]), quote))
         self.rows += int(is_row.sum())
         self.line += int(lines_in.sum())
 
-    def _problem(self, raw: str, row: int, line: int, fields: int) -> RecordProblem:
-        kind = "field_count"
-        if fields < self.expected:
+    def _misplaced_quotes(self, view: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Records with a quote that cannot open or close a field (RFC 4180).
+
+        A quote opening a quoted field follows a delimiter or the record start; the
+        quote closing it is followed by a delimiter or the record end (``""`` is an
+        escaped quote, which passes both rules). Anything else, such as
+        ``"a,b`` closed by a quote several lines later in ``x"y``, is a broken record
+        that a lenient parser would silently merge with the lines between.
+        """
+        body = view[: int(ends[-1]) + 1]
+        qpos = np.flatnonzero(body == QUOTE)
+        out = np.zeros(len(ends), dtype=bool)
+        if len(qpos) == 0:
+            return out
+        opening, closing = qpos[0::2], qpos[1::2]
+        before = np.where(opening > 0, body[np.maximum(opening - 1, 0)], NL)
+        after = body[np.minimum(closing + 1, len(body) - 1)]
+        ok_before = np.isin(before, [self.delim, NL, CR, QUOTE])
+        ok_after = np.isin(after, [self.delim, NL, CR, QUOTE])
+        bad = np.concatenate((opening[~ok_before], closing[~ok_after]))
+        if len(bad):
+            out[np.searchsorted(ends, bad)] = True
+        return out
+
+    def _problem(self, raw: str, row: int, line: int, fields: int, quote: bool = False) -> RecordProblem:
+        kind = "unbalanced_quote" if quote else "field_count"
+        if fields < self.expected and not quote:
             for other in self.others:
                 if raw.count(chr(other)) >= self.expected - 1:
                     kind = "other_delimiter"
