@@ -204,3 +204,16 @@ def test_bad_data_never_tracebacks_through_the_real_entry_point(tmp_path: Path) 
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_pyproject_of_the_working_directory_configures_the_scan(faulty: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.dataaudit]\nfail_on = "never"\n')
+    monkeypatch.chdir(work)
+    assert run([str(faulty)], capsys)[0] == 0
+    # the dataset's own pyproject.toml wins over the working directory's
+    (faulty / "pyproject.toml").write_text('[tool.dataaudit]\nfail_on = "error"\n')
+    assert run([str(faulty)], capsys)[0] == 1
