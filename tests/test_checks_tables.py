@@ -496,3 +496,26 @@ def test_numbered_classes_with_a_rare_one_are_not_typos(tmp_path: Path) -> None:
     report = scan(tmp_path)
     assert not report.by_check("label_corruption")
     assert report.by_check("class_imbalance")  # the rare class is still reported, as imbalance
+
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def test_sample_clean_tables_pass_quietly() -> None:
+    path = SAMPLE_DATA / "tables_clean"
+    if not path.exists():
+        pytest.skip(f"{path} not generated yet")
+    report = scan(path)
+    assert loud(report) == [] and report.passed
+
+
+def test_sample_faulty_tables_show_every_tabular_fault() -> None:
+    path = SAMPLE_DATA / "tables_faulty"
+    if not path.exists():
+        pytest.skip(f"{path} not generated yet")
+    report = scan(path)
+    found = {f.check for f in report.findings}
+    expected = {"missing_values", "duplicates", "split_overlap", "conflicting_labels", "label_corruption",
+                "delimiter_corruption", "distribution_shift", "constant_column", "class_imbalance"}
+    assert expected <= found, f"missing: {sorted(expected - found)}"
+    assert not report.passed
