@@ -209,6 +209,14 @@ def run_bench(
 
     if epochs < 1 or rounds < 1:
         raise UsageError("epochs and rounds must be at least 1")
+    # a training script imports these first thing: module import time is timed for neither loader
+    import torchvision.datasets  # noqa: F401
+    import torchvision.transforms.v2  # noqa: F401
+
+    from dataaudit.config import build_config
+    from dataaudit.sources import open_source
+
+    open_source(str(source), build_config(source=str(source), progress=False), splits=[split])
     tmp = None
     if cache_dir is None:
         tmp = tempfile.mkdtemp(prefix="dataaudit-bench-")

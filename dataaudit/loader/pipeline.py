@@ -663,6 +663,9 @@ def build_loader(
     else:
         assert plan is not None
         hw = (plan.height, plan.width)
+    require("torchvision", "torch")
+    import torchvision.transforms.v2.functional  # noqa: F401  (imported here, not by the decoding threads)
+
     img_mode = mode or (plan.mode if plan is not None else "RGB")
     try:
         spec = DecodeSpec(hw[0], hw[1], img_mode, plan.interpolation if plan is not None else "bilinear")
