@@ -519,3 +519,18 @@ def test_sample_faulty_tables_show_every_tabular_fault() -> None:
                 "delimiter_corruption", "distribution_shift", "constant_column", "class_imbalance"}
     assert expected <= found, f"missing: {sorted(expected - found)}"
     assert not report.passed
+
+
+@pytest.mark.parametrize("dataset", [("breast_cancer_uci", "diagnosis"), ("wine_uci", "cultivar")],
+                         ids=["real breast cancer data", "real wine data"])
+@pytest.mark.parametrize("seed", range(8), ids=lambda s: f"seed {s}")
+def test_random_split_of_real_uci_data_raises_nothing(tmp_path: Path, dataset: tuple[str, str], seed: int) -> None:
+    import polars as pl
+
+    folder = SAMPLE_DATA / dataset[0]
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        pytest.skip(f"{folder} absent")
+    rows = pl.read_csv(files[0]).to_dicts()
+    report = scan(write_splits(tmp_path, random_split(rows, seed)), label=dataset[1])
+    assert loud(report) == []
