@@ -302,8 +302,12 @@ def test_regression_target_is_not_label_corruption(tmp_path: Path, splits: Split
     for rows in splits.values():
         for r in rows:
             r["target"] = r.pop("body_mass_g")
+    twin = dict(splits["train"][3])
+    twin["target"] = twin["target"] + 50
+    splits["train"].append(twin)
     report = scan(write_splits(tmp_path, splits), label="target")
     assert not [f for f in report.findings if f.check.startswith("label") or f.check == "class_imbalance"]
+    assert not report.by_check("conflicting_labels")
 
 
 # -- delimiter_corruption -----------------------------------------------------------------------------------
