@@ -14,13 +14,14 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dataaudit._version import __version__
 from dataaudit.errors import DataauditError, redact
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.print_usage(sys.stderr)
         sys.stderr.write(f"dataaudit: error: {message}\n")
         raise SystemExit(2)
