@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 from typing import Any
 
 import polars as pl
@@ -13,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dataaudit.sources import delimited
 from dataaudit.sources.base import ROW, RecordProblem
 from dataaudit.sources.delimited import DelimitedReader, sniff, sniff_delimiter, unique_names
 
@@ -48,6 +52,17 @@ def read_all(path: Path, delimiter: str, chunk_bytes: int, typed: bool = False
     return rows, index, problems
 
 
+@contextlib.contextmanager
+def small_windows(size: int | None) -> Iterator[None]:
+    """Shrink the reader's analysis windows so that window edges fall everywhere too."""
+    if size is None:
+        yield
+        return
+    with mock.patch.object(delimited, "WINDOW_BYTES", size), \
+            mock.patch.object(delimited, "RESTART_WINDOW_BYTES", max(1, size // 2)):
+        yield
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str, terminator: str) -> bytes:
     buf = io.StringIO(newline="")
     w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator)
@@ -78,14 +93,16 @@ def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
 
 @SETTINGS
 @given(table=tables(), delimiter=st.sampled_from([",", "\t", ";", "|"]), terminator=st.sampled_from(["\n", "\r\n"]),
-       chunk=st.sampled_from([1, 2, 3, 7, 16, 61, 4096]))
+       chunk=st.sampled_from([1, 2, 3, 7, 16, 61, 4096]), window=st.sampled_from([None, 1, 8, 64]))
 def test_reader_returns_exactly_the_rows_csv_reader_returns(tmp_path: Path, table: tuple[list[str], list[list[str]]],
-                                                           delimiter: str, terminator: str, chunk: int) -> None:
+                                                           delimiter: str, terminator: str, chunk: int,
+                                                           window: int | None) -> None:
     header, rows = table
     path = tmp_path / "t.csv"
     data = write_csv(path, header, rows, delimiter, terminator)
     expected = csv_rows(data, delimiter)
-    got, index, problems = read_all(path, delimiter, chunk)
+    with small_windows(window):
+        got, index, problems = read_all(path, delimiter, chunk)
     assert problems == []
     assert got == expected
     assert index == list(range(len(expected)))
@@ -122,9 +139,11 @@ def test_typed_reading_keeps_every_value_as_written(tmp_path: Path, table: tuple
 
 
 @SETTINGS
-@given(table=tables(), chunk=st.sampled_from([1, 5, 13, 64, 4096]), data=st.data())
+@given(table=tables(), chunk=st.sampled_from([1, 5, 13, 64, 4096]), window=st.sampled_from([None, 1, 8, 64]),
+       data=st.data())
 def test_malformed_records_are_reported_with_row_and_line_and_left_out(
-        tmp_path: Path, table: tuple[list[str], list[list[str]]], chunk: int, data: st.DataObject) -> None:
+        tmp_path: Path, table: tuple[list[str], list[list[str]]], chunk: int, window: int | None,
+        data: st.DataObject) -> None:
     header, rows = table
     ncols = len(header)
     # simple fields so that every good record is one physical line and lines are easy to count
@@ -149,7 +168,8 @@ def test_malformed_records_are_reported_with_row_and_line_and_left_out(
     assume(all(len(ln.split(",")) != ncols or ln.startswith('"') for ln in (lines[r] for r in bad_rows)))
     path = tmp_path / "t.csv"
     path.write_text(",".join(header) + "\n" + "\n".join(lines) + "\n")
-    got, index, problems = read_all(path, ",", chunk)
+    with small_windows(window):
+        got, index, problems = read_all(path, ",", chunk)
     assert got == good
     assert index == good_index
     assert [p.row for p in problems] == bad_rows
@@ -275,3 +295,12 @@ def test_escaped_quotes_and_quoted_empty_fields_are_fine(tmp_path: Path) -> None
     path.write_text('a,b\n"say ""hi""",""\n"",x\n')
     got, _, problems = read_all(path, ",", 3)
     assert problems == [] and got == [['say "hi"', ""], ["", "x"]]
+
+
+def test_a_stray_quote_on_every_line_is_reported_line_by_line(tmp_path: Path) -> None:
+    """Each broken line is one problem with its own row (and reading stays linear: no restart re-reads the chunk)."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,name,price\n" + "".join(f'{i},Margherita {i}" pizza,{i}.5\n' for i in range(3000)))
+    got, index, problems = read_all(path, ",", 1 << 20)
+    assert [p.row for p in problems] == list(range(3000))
+    assert {p.kind for p in problems} == {"unbalanced_quote"}

@@ -29,6 +29,9 @@ from dataaudit.sources.base import ROW, RecordProblem
 
 CHUNK_BYTES = 16 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+WINDOW_BYTES = 1024 * 1024
+RESTART_WINDOW_BYTES = 4096
+"""Bytes analysed at a time within a chunk (see :meth:`DelimitedReader._process`)."""
 """A quoted field still open after this many bytes is taken as an unbalanced quote."""
 CANDIDATE_DELIMITERS = (",", "\t", ";", "|")
 NL, CR, QUOTE = 10, 13, 34
@@ -274,10 +277,20 @@ class DelimitedReader:
         pos = 0
         n = len(data)
         buf = np.frombuffer(data, dtype=np.uint8)
+        window = WINDOW_BYTES
         while pos < n:
-            view = buf[pos:]
-            quoted = bool((view == QUOTE).any())
-            ends, outside = _record_spans(view, quoted)
+            # Work through a window: after a restart (a broken record) it shrinks to a few KiB and
+            # doubles with every clean window, so each restart costs a few KiB, not the rest of the
+            # chunk (a file with a stray quote on every line stays linear instead of quadratic).
+            width = window
+            while True:
+                window_end = min(n, pos + width)
+                view = buf[pos:window_end]
+                quoted = bool((view == QUOTE).any())
+                ends, outside = _record_spans(view, quoted)
+                if len(ends) or window_end == n or width > MAX_RECORD_BYTES:
+                    break
+                width *= 2
             if len(ends) == 0:
                 # No complete record: an open quote may run to the end of the data.
                 if final or n - pos > MAX_RECORD_BYTES:
@@ -319,7 +332,10 @@ class DelimitedReader:
                 lines_in[:limit], good_spans, good_rows, problems, stray[:limit],
             )
             if restart_at is None:
+                window = min(window * 2, WINDOW_BYTES)
                 pos += int(ends[-1]) + 1
+                if window_end < n:
+                    continue
                 if not final:
                     break
                 continue
@@ -327,6 +343,7 @@ class DelimitedReader:
             nl = data.find(b"\n", rec_start)
             self._bad_quote(data, rec_start, nl + 1, problems)
             pos = nl + 1
+            window = RESTART_WINDOW_BYTES
         rest = data[pos:]
         frame = self._parse(data, good_spans, good_rows)
         return frame, problems, rest
