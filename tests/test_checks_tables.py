@@ -411,7 +411,8 @@ def test_normalization_leak_is_flagged(tmp_path: Path, splits: Splits, scale: An
     f = only(report, "normalization_leak")
     assert f.details["kind"] == kind and f.count == len(expected)
     assert set(f.details["columns"]) == expected
-    assert f.severity >= Severity.WARNING
+    # Per-split min-max is only info: a naturally bounded [0, 1] feature looks the same.
+    assert f.severity >= (Severity.INFO if kind == "per_split_minmax" else Severity.ERROR)
 
 
 @pytest.mark.parametrize("scale", [standardise, minmax], ids=["standardised on train only", "min-max on train only"])

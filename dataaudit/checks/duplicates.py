@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.profile.dataset import DatasetStats
@@ -18,41 +19,36 @@ from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
 
-def _key_order(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Order by key, then by index (a stable sort is enough when ``index`` is ascending)."""
-    if len(index) < 2 or bool(np.all(index[1:] >= index[:-1])):
-        return np.argsort(keys, kind="stable")
-    return np.lexsort((index, keys))
-
-
 def groups(keys: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Items sharing a key: ``(order, group_start, group_size)`` over ``keys`` sorted stably.
+    """Items sharing a key: ``(order, group_start, group_size)``.
 
-    ``order`` sorts items by key then index; groups of size > 1 start at
-    ``group_start`` within ``order``.
+    ``order`` lists the positions of the items whose key repeats, sorted by key
+    then index; each group starts at ``group_start`` within ``order``. Finding
+    the repeated keys is a hash pass (polars), so only the (usually few)
+    repeated items are sorted.
     """
-    if len(keys) == 0:
-        e = np.zeros(0, dtype=np.int64)
+    e = np.zeros(0, dtype=np.int64)
+    if len(keys) < 2:
         return e, e, e
-    order = _key_order(keys, index)
+    repeated = np.flatnonzero(pl.Series(keys, dtype=pl.UInt64).is_duplicated().to_numpy())
+    if len(repeated) == 0:
+        return e, e, e
+    order = repeated[np.lexsort((index[repeated], keys[repeated]))]
     k = keys[order]
     starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     sizes = np.diff(np.concatenate((starts, [len(k)])))
-    multi = sizes > 1
-    return order, starts[multi], sizes[multi]
+    return order, starts, sizes
 
 
 def lookup(ref_keys: np.ndarray, ref_index: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query key: is it among ``ref_keys``, and the smallest ref index holding it."""
+    """For each query key: is it among ``ref_keys``, and the smallest ref index holding it (a hash join)."""
     if len(ref_keys) == 0 or len(query) == 0:
         return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
-    order = _key_order(ref_keys, ref_index)
-    sk, si = ref_keys[order], ref_index[order]
-    first = np.concatenate(([True], sk[1:] != sk[:-1]))
-    uk, ui = sk[first], si[first]
-    pos = np.clip(np.searchsorted(uk, query), 0, len(uk) - 1)
-    hit = uk[pos] == query
-    return hit, ui[pos]
+    first = (pl.DataFrame({"k": pl.Series(ref_keys, dtype=pl.UInt64), "i": pl.Series(ref_index, dtype=pl.Int64)})
+             .group_by("k").agg(pl.col("i").min()))
+    found = (pl.DataFrame({"k": pl.Series(query, dtype=pl.UInt64)})
+             .join(first, on="k", how="left", maintain_order="left").get_column("i"))
+    return found.is_not_null().to_numpy(), found.fill_null(0).to_numpy()
 
 
 def _severity(frac: float, p: dict[str, Any]) -> Severity:

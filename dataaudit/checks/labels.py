@@ -129,7 +129,9 @@ def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]
     numeric_rows = sum(n for v, n in counts.items() if _is_number(v))
     numeric_column = numeric_rows >= 0.5 * rows
     ranked = counts.most_common()
-    median = float(np.median([n for _, n in ranked]))
+    # Rarity is measured against the largest class: corrupt labels are themselves rare classes
+    # and would drag a median down to their own count.
+    largest = float(ranked[0][1])
     out: dict[str, Suspect] = {}
     by_key: dict[str, str] = {}
     for v, _ in ranked:  # most frequent spelling of each key wins
@@ -157,7 +159,7 @@ def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]
                     break
         if v in out:
             continue
-        rare = n <= p["rare_ratio"] * median
+        rare = n <= p["rare_ratio"] * largest
         if not numeric_column and _is_number(v) and rare:
             out[v] = Suspect(v, "numeric", None, f"{v!r} is a number among categorical labels")
         if rare:
@@ -169,17 +171,19 @@ def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]
 
 
 def _other_column_with(stats: DatasetStats, value: str) -> str | None:
+    """A feature column that holds ``value`` exactly, else a numeric one whose range holds it."""
     ref = stats.reference
     if ref is None:
         return None
-    for name, col in ref.columns.items():
-        if name == stats.label_column or name in stats.id_columns:
-            continue
-        if col.values is not None and col.values.get(value, 0) > 0 and col.kind != "numeric":
+    features = [(name, col) for name, col in ref.columns.items()
+                if name != stats.label_column and name not in stats.id_columns]
+    for name, col in features:
+        if col.values is not None and col.values.get(value, 0) > 0:
             return name
-        if _is_number(value) and col.kind == "numeric" and col.numeric.count:
-            x = float(value)
-            if col.numeric.min <= x <= col.numeric.max and not float(x).is_integer():
+    if _is_number(value) and not float(value).is_integer():
+        x = float(value)
+        for name, col in features:
+            if col.kind == "numeric" and col.numeric.count and col.numeric.min <= x <= col.numeric.max:
                 return name
     return None
 
@@ -247,7 +251,7 @@ def class_imbalance(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
                 message=f"{split.name} labels are skewed: {top!r} has {n_top} items, {low!r} only {n_low} "
                         f"(ratio {ratio:.1f}, threshold {p['ratio_warning']:g})",
                 examples=[{**split.item(r), "label": low} for r in (split.labels.first_rows.get(low, []) if split.labels else [])[:5]],
-                details=details,
+                details={**details, "kind": "skew"},
             )
         if split is ref:
             few = [(c, n) for c, n in counts.items() if n < p["min_class_count"]]
@@ -258,7 +262,7 @@ def class_imbalance(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
                     message=f"{len(few)} class(es) have fewer than {p['min_class_count']} {split.name} items: "
                             + ", ".join(f"{c!r} ({n})" for c, n in sorted(few, key=lambda t: t[1])[:10]),
                     examples=[{"split": split.name, "column": stats.label_column, "label": c, "count": n} for c, n in few[: ctx.example_cap]],
-                    details=details,
+                    details={**details, "kind": "few_items"},
                 )
 
 

@@ -62,9 +62,7 @@ def categorical_shift(ref: Mapping[str, int], other: Mapping[str, int]) -> tuple
     with np.errstate(divide="ignore", invalid="ignore"):
         chi2 = float(np.nansum(np.where(expected > 0, (table - expected) ** 2 / expected, 0.0)))
     dof = max(len(keys) - 1, 1)
-    from scipy.special import gammaincc
-
-    p = float(gammaincc(dof / 2.0, chi2 / 2.0))
+    p = chi2_sf(chi2, dof)
     v = math.sqrt(chi2 / (table.sum() * 1)) if table.sum() else 0.0
     return tvd, p, min(v, 1.0)
 
@@ -80,3 +78,43 @@ def psi(ref: np.ndarray, other: np.ndarray, bins: int = 10) -> float:
     o = np.histogram(np.clip(other, edges[0], edges[-1]), edges)[0] / len(other)
     r, o = np.clip(r, 1e-4, None), np.clip(o, 1e-4, None)
     return float(np.sum((o - r) * np.log(o / r)))
+
+
+def chi2_sf(x: float, dof: int) -> float:
+    """Survival function of the chi-square distribution: Q(dof/2, x/2), the regularised upper gamma."""
+    return regularized_gamma_q(dof / 2.0, x / 2.0)
+
+
+def regularized_gamma_q(a: float, x: float) -> float:
+    """Q(a, x) by its series (x < a + 1) or continued fraction (Numerical Recipes, gammq)."""
+    if x <= 0:
+        return 1.0
+    log_prefix = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        ap = a
+        for _ in range(10_000):
+            ap += 1
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return float(min(1.0, max(0.0, 1.0 - total * math.exp(log_prefix))))
+    tiny = 1e-300
+    b = x + 1 - a
+    c = 1 / tiny
+    d = 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return float(min(1.0, max(0.0, math.exp(log_prefix) * h)))
