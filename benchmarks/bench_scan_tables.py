@@ -37,12 +37,15 @@ def generate(folder: Path, size_gb: float, seed: int = 0) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    bytes_per_row = 112
+    bytes_per_row = 95
     total = int(size_gb * 1e9 / bytes_per_row)
     cities = np.array(["london", "paris", "berlin", "madrid", "rome", "oslo", "vienna", "lisbon"])
     devices = np.array(["ios", "android", "web"])
     labels = np.array(["churn", "stay", "upgrade"])
-    words = np.array(["great", "slow", "app", "price", "support", "fast", "bug", "love", "hate", "ok"])
+    words = np.array(("great slow app price support fast bug love hate ok crash login screen update battery "
+                      "design pay refund order late cheap easy hard broken perfect awful useful button sync "
+                      "account password photo video music share friend chat search menu dark mode font size "
+                      "ads free trial cancel notify map route").split())
     chunk = 1_000_000
     for name, frac in (("train", 0.8), ("val", 0.1), ("test", 0.1)):
         n = int(total * frac)
@@ -62,7 +65,7 @@ def generate(folder: Path, size_gb: float, seed: int = 0) -> None:
                     "device": devices[rng.integers(0, len(devices), m)],
                     "segment": rng.choice(np.array(["a", "b", "c", "d"]), m),
                     "clicks": rng.poisson(3, m),
-                    "text": [" ".join(w) for w in words[rng.integers(0, len(words), (m, 3))]],
+                    "text": [" ".join(w) for w in words[rng.integers(0, len(words), (m, 6))]],
                     "label": labels[rng.integers(0, 3, m)],
                 })
                 buf = df.write_csv(include_header=first)
@@ -103,18 +106,16 @@ def main() -> None:
         with f.open("rb") as fh:
             while fh.read(1 << 24):
                 pass
-    read_s, read_rss, read_out = peak_rss_of([sys.executable, "-c", read_code, *map(str, files)])
-    rows = int(read_out.strip().splitlines()[-1])
     out_json = folder.parent / "report.json"
     scan_cmd = [sys.executable, "-m", "dataaudit", "scan", str(folder), "--quiet", "--output", str(out_json)]
-    env_rss_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    scan_s, scan_rss, scan_out = peak_rss_of(scan_cmd)
+    scan_s, scan_rss, _ = peak_rss_of(scan_cmd)  # first, so the children's peak RSS is the scan's own
+    read_s, read_rss, read_out = peak_rss_of([sys.executable, "-c", read_code, *map(str, files)])
+    rows = int(read_out.strip().splitlines()[-1])
     report = json.loads(out_json.read_text())
     found = sorted({f["check"] for f in report["findings"]})
     print(f"data: {size / 1e9:.2f} GB, {rows:,} rows in {len(files)} files ({folder})")
-    print(f"polars.read_csv : {read_s:7.2f} s   peak RSS {read_rss / 2**30:5.2f} GiB")
-    print(f"dataaudit scan  : {scan_s:7.2f} s   peak RSS {scan_rss / 2**30:5.2f} GiB"
-          + ("" if scan_rss > env_rss_before * 1024 else " (max of children so far)"))
+    print(f"polars.read_csv : {read_s:7.2f} s")
+    print(f"dataaudit scan  : {scan_s:7.2f} s   peak RSS {scan_rss / 2**30:5.2f} GiB (target < 2 GiB)")
     print(f"ratio scan/read : {scan_s / read_s:7.2f}   (target <= 2.0)")
     print(f"scan throughput : {rows / scan_s:,.0f} rows/s, {size / scan_s / 1e6:,.0f} MB/s")
     print(f"findings        : {', '.join(found)}")

@@ -41,14 +41,29 @@ def groups(keys: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 
 def lookup(ref_keys: np.ndarray, ref_index: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query key: is it among ``ref_keys``, and the smallest ref index holding it (a hash join)."""
+    """For each query key: is it among ``ref_keys``, and the smallest ref index holding it.
+
+    The hash table is built over the distinct query keys (usually the smaller split) and
+    the reference is streamed through it (a semi-join), so comparing val/test with a
+    large train costs memory in proportion to val/test.
+    """
     if len(ref_keys) == 0 or len(query) == 0:
         return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
+    wanted = pl.DataFrame({"k": pl.Series(query, dtype=pl.UInt64)}).unique()
     first = (pl.DataFrame({"k": pl.Series(ref_keys, dtype=pl.UInt64), "i": pl.Series(ref_index, dtype=pl.Int64)})
-             .group_by("k").agg(pl.col("i").min()))
+             .join(wanted, on="k", how="semi").group_by("k").agg(pl.col("i").min()))
     found = (pl.DataFrame({"k": pl.Series(query, dtype=pl.UInt64)})
              .join(first, on="k", how="left", maintain_order="left").get_column("i"))
     return found.is_not_null().to_numpy(), found.fill_null(0).to_numpy()
+
+
+def _keys(split: SplitStats, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, index)`` of a split: its ``content``, ``raw`` text or ``norm``alised text hashes."""
+    idx, content, _, norm = split.hashes.arrays()
+    keys = {"content": content, "raw": split.hashes.raw_text(), "norm": norm}[which]
+    if keys is None:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return keys, idx
 
 
 def _severity(frac: float, p: dict[str, Any]) -> Severity:
@@ -112,9 +127,8 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Items of one split whose exact content (label excluded) occurs in an earlier split."""
     p = ctx.params("split_overlap")
     for earlier, later, vs_ref in _overlap_pairs(stats):
-        e_idx, e_content, _, _ = earlier.hashes.arrays()
         l_idx, l_content, _, _ = later.hashes.arrays()
-        hit, where = lookup(e_content, e_idx, l_content)
+        hit, where = lookup(*_keys(earlier, "content"), l_content)
         count = int(hit.sum())
         if count == 0:
             continue
@@ -244,8 +258,8 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         if lt is not None and et is not None:
             l_idx, l_content, l_norm = lt
             e_idx, e_content, e_norm = et  # raw text hashes: exact text copies are not near copies
-            exact, _ = lookup(e_content, e_idx, l_content)
-            hit, where = lookup(e_norm, e_idx, l_norm)
+            exact, _ = lookup(*_keys(earlier, "raw"), l_content)
+            hit, where = lookup(*_keys(earlier, "norm"), l_norm)
             for a, b in zip(l_idx[hit & ~exact], where[hit & ~exact]):
                 matches.setdefault(int(a), (int(b), None))
         lp, ep = _phash(later), _phash(earlier)

@@ -389,7 +389,8 @@ class TableSplitProfiler:
         norm = None
         if self.text and self.text in df.columns:
             text = pl.col(self.text)
-            unicode = bool(df.select(text.cast(pl.String).str.contains(r"[^\x00-\x7F]").any()).item())
+            as_text = text.cast(pl.String)
+            unicode = bool(df.select((as_text.str.len_bytes() != as_text.str.len_chars()).any()).item())
             norm, raw = df.select(normalised_text(text, unicode).hash(HASH_SEED).alias("n"),
                                   text.cast(pl.String).hash(HASH_SEED).alias("r")).get_columns()
             self.stats.hashes.add(df.get_column(ROW).to_numpy(), content, label, norm.to_numpy(), raw.to_numpy())
