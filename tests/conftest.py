@@ -18,7 +18,7 @@ Rows = Sequence[dict[str, Any]]
 
 @pytest.fixture(autouse=True)
 def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test gets its own HF/XDG/dataaudit caches and no telemetry or download counts."""
+    """Every test gets its own HF/XDG/dataaudit caches, no telemetry or download counts, no ambient token."""
     base = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("HF_HOME", str(base / "hf"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg"))
@@ -26,6 +26,8 @@ def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
     monkeypatch.delenv("DATAAUDIT_DEBUG", raising=False)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # no ambient token reaches any test
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -27,16 +27,6 @@ ALICE = "hf_AliceReadsEverything0123456789ab"
 BOB = "hf_BobReadsOnlyPublicData0123456789cd"
 UNKNOWN = "hf_ThisTokenWasRevokedLastWeek01234567"
 
-@pytest.fixture(autouse=True)
-def _hf_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test: a temporary HF_HOME, no telemetry, no download counts, no ambient token."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
 LABEL_FEATURES = """\
   - name: id
     dtype: int64

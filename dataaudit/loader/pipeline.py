@@ -97,17 +97,9 @@ class ImageSource:
 
 def resolve_source(source: Any, split: str, config: Any = None) -> ImageSource:
     """Open ``source`` (a path, ``hf://`` URL or an opened :class:`Dataset`) and describe ``split``."""
-    from dataaudit.sources import Dataset, canonical_split, open_source
+    from dataaudit.sources import open_split
 
-    if isinstance(source, Dataset):
-        ds = source
-    else:
-        from dataaudit.config import build_config
-
-        spec = str(source)
-        cfg = config if config is not None else build_config(source=spec, progress=False)
-        ds = open_source(spec, cfg, splits=[split])
-    split = canonical_split(split) or split
+    ds, split = open_split(source, split, config)
     if ds.modality != "image":
         raise UsageError(
             f"{ds.source}: build_loader reads image datasets; this source is {ds.modality!r} "

@@ -220,17 +220,9 @@ def build_table_loader(
     """Open the table split, reuse or build its cache, return the loader."""
     import re
 
-    from dataaudit.sources import Dataset, canonical_split, open_source
+    from dataaudit.sources import open_split
 
-    if isinstance(source, Dataset):
-        ds = source
-    else:
-        from dataaudit.config import build_config
-
-        spec = str(source)
-        cfg = config if config is not None else build_config(source=spec, progress=False)
-        ds = open_source(spec, cfg, splits=[split])
-    split = canonical_split(split) or split
+    ds, split = open_split(source, split, config)
     if ds.modality == "image":
         raise UsageError("the artefact was fitted on a table but this source holds images")
     if split not in ds.splits:

@@ -15,7 +15,8 @@ from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProbl
 if TYPE_CHECKING:
     from dataaudit.config import Config
 
-__all__ = ["ROW", "Batch", "Dataset", "FileProblem", "RecordProblem", "SplitInfo", "canonical_split", "open_source"]
+__all__ = ["ROW", "Batch", "Dataset", "FileProblem", "RecordProblem", "SplitInfo", "canonical_split", "open_source",
+           "open_split"]
 
 
 def open_source(path: str | Path, config: Config, splits: list[str] | None = None) -> Dataset:
@@ -65,6 +66,22 @@ def open_source(path: str | Path, config: Config, splits: list[str] | None = Non
     raise SourceError(
         "no dataset found: expected table files (.csv .tsv .txt .parquet .jsonl, optionally .gz/.zst) "
         "or image folders (see dataset-layouts.md)", spec)
+
+
+def open_split(source: str | Path | Dataset, split: str, config: Config | None = None) -> tuple[Dataset, str]:
+    """Open only ``split`` of ``source`` (or take an opened :class:`Dataset` as it is).
+
+    Returns the dataset and the split's canonical name (``"validation"`` -> ``"val"``).
+    """
+    if isinstance(source, Dataset):
+        ds = source
+    else:
+        from dataaudit.config import build_config
+
+        spec = str(source)
+        cfg = config if config is not None else build_config(source=spec, progress=False)
+        ds = open_source(spec, cfg, splits=[split])
+    return ds, canonical_split(split) or split
 
 
 def _restrict(ds: Dataset, wanted: set[str] | None) -> Dataset:
