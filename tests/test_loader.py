@@ -3,6 +3,8 @@ never picks a failing setting. Real PNG/JPEG trees in tmp_path; tiny images, sho
 
 from __future__ import annotations
 
+import os
+
 import json
 import subprocess
 import sys
@@ -33,15 +35,6 @@ SIZE = (8, 10)
 MEAN = [0.5, 0.45, 0.4]
 STD = [0.25, 0.2, 0.3]
 FAST = {"tune_seconds": 0.02, "threads": 2}
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATAAUDIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
-    yield
 
 
 def _image(rng: np.random.Generator, path: Path) -> None:
@@ -335,9 +328,9 @@ def test_default_cache_root_follows_the_environment(monkeypatch: pytest.MonkeyPa
     assert default_cache_root() == Path.home() / ".cache" / "dataaudit"
 
 
-def test_default_cache_dir_is_used_when_none_is_given(data: Path, tmp_path: Path) -> None:
-    loader = _loader(data)
-    assert loader.cache_path.parent == tmp_path / "cache" / "loader"
+def test_default_cache_dir_is_used_when_none_is_given(data: Path) -> None:
+    loader = _loader(data)  # conftest points DATAAUDIT_CACHE at a per-test folder
+    assert loader.cache_path.parent == Path(os.environ["DATAAUDIT_CACHE"]) / "loader"
 
 
 # -- tuning ----------------------------------------------------------------------------
