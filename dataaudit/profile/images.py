@@ -36,12 +36,14 @@ of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
 from __future__ import annotations
 
 import atexit
+import ctypes
 import functools
 import gc
 import io
 import math
 import multiprocessing
 import os
+import sys
 import warnings
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -73,7 +75,7 @@ DRAFT_MIN_SIDE = 1024
 DRAFT_TARGET = 512
 NEAR_CONSTANT_STD = 2.0
 """Luma standard deviation (0-255 scale) under which an image is near-constant."""
-TASK_ITEMS = 32
+TASK_ITEMS = 128
 """Images per task sent to a worker process."""
 INFLIGHT_PER_WORKER = 4
 INLINE_MAX = 64
@@ -96,8 +98,6 @@ _k = np.arange(8)[:, None]
 _n = np.arange(_PHASH_N)[None, :]
 _DCT8 = np.cos(np.pi * (2 * _n + 1) * _k / (2 * _PHASH_N)) * np.sqrt(2.0 / _PHASH_N)
 _DCT8[0] /= np.sqrt(2.0)
-_ILEVELS = np.arange(256, dtype=np.int64)
-_ILEVELS2 = _ILEVELS * _ILEVELS
 _LUMA = np.asarray([0.299, 0.587, 0.114])
 _HIGH_DEPTH = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
@@ -105,6 +105,10 @@ ErrRow = tuple[int, int, str, str]
 """``(index, byte_hash, kind, message)`` of an image that could not be analysed."""
 Task = list[tuple[int, "str | None", "bytes | None"]]
 """``(index, path, data)`` of the images of one unit of work."""
+Decoded = tuple[int, int, int, str, int, str, bytes, int, int, bytes]
+"""``(content_hash, width, height, mode, channels, format, pixels, small_width,
+small_height, thumb)`` of one decoded image: ``pixels`` the 8-bit ``L``/``RGB`` bytes
+of its statistics image, ``thumb`` those of its 32x32 pHash thumbnail."""
 
 
 @dataclass
@@ -159,17 +163,15 @@ def _to_8bit(im: Any) -> Any:
     return im.convert("RGB")
 
 
-def _decode_one(data: bytes) -> tuple[int, int, int, str, int, str, list[int], bytes]:
-    """Decode one image with pillow C calls only.
+def _decode_one(data: bytes) -> Decoded:
+    """Decode one image with pillow C calls only; the figures come later, per task.
 
-    Returns ``(content_hash, width, height, mode, channels, format, histogram,
-    luma32)``: the 768-bin R, G, B histogram of the statistics image (grey images
-    repeat theirs three times) and the 32x32 luma thumbnail of the perceptual hash.
-
-    The statistics image is the decoded image box-reduced by an integer factor to
-    a short side of 64-127 px (images smaller than 128 px are used as they are):
-    exact area averaging, so channel means are those of the full image and
-    standard deviations measure contrast at that scale, the scale the pHash sees.
+    The statistics image is the decoded image (as 8-bit ``L`` or ``RGB``)
+    box-reduced by an integer factor to a short side of 32-63 px (smaller images
+    are used as they are): exact area averages, so its channel means are those of
+    the full image up to rounding, and standard deviations measure contrast at
+    that scale, the scale the pHash sees. The pHash thumbnail is that image, or
+    its antialiased bilinear resize to 32x32 when it is not already that size.
     """
     from PIL import Image
 
@@ -183,27 +185,89 @@ def _decode_one(data: bytes) -> tuple[int, int, int, str, int, str, list[int], b
         im.draft(mode, (math.ceil(width / factor), math.ceil(height / factor)))
         scale = max(1, round(width / im.size[0]))
     im.load()
-    content = xxhash.xxh3_64_intdigest(im.tobytes(), seed=_content_seed(mode, width, height, scale))
-    factor = min(im.size) // (2 * _PHASH_N)
-    small = _to_8bit(im.reduce(factor) if factor > 1 else im)
-    hist = small.histogram()
-    if len(hist) == 256:
-        hist = hist * 3
-    luma = small if small.mode == "L" else small.convert("L")
-    thumb: bytes = luma.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
-    return content, width, height, mode, channels, fmt, hist[:768], thumb
+    content = _pixel_hash(im, _content_seed(mode, width, height, scale))
+    small = _reduced(_to_8bit(im))
+    pixels: bytes = small.tobytes()
+    sw, sh = small.size
+    thumb = pixels if (sw, sh) == (_PHASH_N, _PHASH_N) else _resized(small)
+    return content, width, height, mode, channels, fmt, pixels, sw, sh, thumb
 
 
-def _thumbnail(im8: Any) -> bytes:
-    """The 32x32 luma thumbnail of pHash: an exact integer box reduction to a short
-    side of 64-127 px, then an antialiased bilinear resize (so copies at other
-    resolutions are filtered alike)."""
+class _ArrowSchema(ctypes.Structure):
+    """``struct ArrowSchema`` of the Arrow C data interface (a stable ABI)."""
+
+
+_ArrowSchema._fields_ = [
+    ("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
+    ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64),
+    ("children", ctypes.POINTER(ctypes.POINTER(_ArrowSchema))), ("dictionary", ctypes.c_void_p),
+    ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p),
+]  # fmt: skip
+
+
+class _ArrowArray(ctypes.Structure):
+    """``struct ArrowArray`` of the Arrow C data interface (a stable ABI)."""
+
+
+_ArrowArray._fields_ = [
+    ("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
+    ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
+    ("buffers", ctypes.POINTER(ctypes.c_void_p)), ("children", ctypes.POINTER(ctypes.POINTER(_ArrowArray))),
+    ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p),
+]  # fmt: skip
+
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+_ARROW_LAYOUT = {"L": (b"C", 1), "RGB": (b"+w:4", 4), "RGBA": (b"+w:4", 4)}
+"""Modes hashed in place: the Arrow format pillow exports them as and bytes per pixel."""
+
+
+def _pixel_hash(im: Any, seed: int) -> int:
+    """xxh3-64 of the decoded pixels of ``im``, read in place where pillow exports them.
+
+    Pillow (11.2+) exports an image held in one block of memory through the Arrow C
+    data interface; hashing that buffer saves a copy of every image (``tobytes``
+    packs RGB from the 4 bytes per pixel pillow stores). ``RGB`` is hashed as
+    stored, its fourth byte included: pillow's decoders set it to 255, so a JPEG
+    and a lossless PNG of its pixels still hash alike (a test holds every format
+    to that). Other modes, older pillow and images spread over several blocks
+    (large ones) are hashed from ``tobytes``; identical images take the same path.
+    """
+    layout = _ARROW_LAYOUT.get(im.mode)
+    if layout is not None:
+        try:
+            schema_capsule, array_capsule = im.__arrow_c_array__()
+        except (AttributeError, ValueError):
+            pass  # pillow without Arrow export, or rows not contiguous in memory
+        else:
+            fmt, pixel_bytes = layout
+            schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
+            array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
+            if pixel_bytes > 1 and schema.format == fmt and array.n_children == schema.n_children == 1:
+                if schema.children[0].contents.format != b"C":
+                    return xxhash.xxh3_64_intdigest(im.tobytes(), seed=seed)
+                array = array.children[0].contents
+            nbytes = im.size[0] * im.size[1] * pixel_bytes
+            if schema.format == fmt and array.length == nbytes and array.offset == 0 and array.n_buffers == 2:
+                pointer = array.buffers[1]
+                if pointer:
+                    # the capsules own the exported memory and are alive until we return
+                    return xxhash.xxh3_64_intdigest((ctypes.c_char * nbytes).from_address(pointer), seed=seed)
+    return xxhash.xxh3_64_intdigest(im.tobytes(), seed=seed)
+
+
+def _reduced(im8: Any) -> Any:
+    """``im8`` box-reduced by an integer factor to a short side of 32-63 px."""
+    factor = min(im8.size) // _PHASH_N
+    return im8.reduce(factor) if factor > 1 else im8
+
+
+def _resized(small: Any) -> bytes:
+    """The 32x32 pHash thumbnail of a statistics image (antialiased bilinear)."""
     from PIL import Image
 
-    factor = min(im8.size) // (2 * _PHASH_N)
-    small = im8.reduce(factor) if factor > 1 else im8
-    if small.mode != "L":
-        small = small.convert("L")
     out: bytes = small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
     return out
 
@@ -231,19 +295,47 @@ def phash_batch(luma32: np.ndarray) -> np.ndarray:
 
 def phash64(im: Any) -> int:
     """64-bit DCT perceptual hash of one pillow image (same as the scan computes)."""
-    small = _thumbnail(_to_8bit(im))
-    return int(phash_batch(np.frombuffer(small, dtype=np.uint8).reshape(1, _PHASH_N, _PHASH_N))[0])
+    small = _reduced(_to_8bit(im))
+    pixels = small.tobytes()
+    thumb = pixels if small.size == (_PHASH_N, _PHASH_N) else _resized(small)
+    return int(_figures([(pixels, small.size[0], small.size[1], thumb)])[2][0])
 
 
-def _hist_stats(hists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel means and stds, shape (n, 3) each, from 768-bin histograms."""
-    # exact integer sums, so the figures do not depend on how images were batched
-    h = np.asarray(hists, dtype=np.int64).reshape(-1, 3, 256)
-    n = np.maximum(h[:, 0, :].sum(axis=1), 1).astype(np.float64)[:, None]
-    s1 = (h * _ILEVELS).sum(axis=2).astype(np.float64)
-    s2 = (h * _ILEVELS2).sum(axis=2).astype(np.float64)
-    means = s1 / n
-    return means, np.sqrt(np.maximum(s2 / n - means * means, 0.0))
+def _figures(items: list[tuple[bytes, int, int, bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel means and stds (n, 3) and pHashes (n,) of ``(pixels, width, height,
+    thumb)`` statistics images (8-bit ``L`` or ``RGB`` bytes), vectorised per shape.
+
+    Grey images give the same figure for the three channels. Sums are of integers
+    in float64, hence exact: the figures do not depend on how images were batched.
+    """
+    n = len(items)
+    means = np.zeros((n, 3))
+    stds = np.zeros((n, 3))
+    luma = np.zeros((n, _PHASH_N * _PHASH_N))
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    odd: dict[int, list[int]] = {}
+    for i, (pixels, w, h, thumb) in enumerate(items):
+        groups.setdefault((w, h, len(pixels) // max(w * h, 1)), []).append(i)
+        if thumb is not pixels:
+            odd.setdefault(len(thumb) // (_PHASH_N * _PHASH_N), []).append(i)
+    for (w, h, bands), members in groups.items():
+        x = np.frombuffer(b"".join([items[i][0] for i in members]), dtype=np.uint8)
+        x = x.reshape(len(members), w * h, bands).astype(np.float64)
+        # sums as matrix products: numpy's reductions over the middle axis are several times slower
+        ones = np.ones(w * h)
+        s1 = x.transpose(0, 2, 1) @ ones
+        s2 = (x * x).transpose(0, 2, 1) @ ones
+        m = s1 / (w * h)
+        sd = np.sqrt(np.maximum(s2 / (w * h) - m * m, 0.0))
+        means[members] = m if bands == 3 else np.repeat(m, 3, axis=1)
+        stds[members] = sd if bands == 3 else np.repeat(sd, 3, axis=1)
+        if (w, h) == (_PHASH_N, _PHASH_N):
+            luma[members] = x @ _LUMA if bands == 3 else x[:, :, 0]
+    for bands, members in odd.items():
+        t = np.frombuffer(b"".join([items[i][3] for i in members]), dtype=np.uint8)
+        t = t.reshape(len(members), _PHASH_N * _PHASH_N, bands).astype(np.float64)
+        luma[members] = t @ _LUMA if bands == 3 else t[:, :, 0]
+    return means, stds, phash_batch(luma.reshape(n, _PHASH_N, _PHASH_N))
 
 
 def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
@@ -261,20 +353,13 @@ def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
 def decode_task(root: str | None, items: Task) -> TaskResult:
     """Analyse ``(index, path, data)`` items; the unit of work of a worker process.
 
-    Per image only pillow's C routines run (decode, pixel hash, histogram,
+    Per image only pillow's C routines run (decode, pixel hash, reduction,
     thumbnail); the statistics and perceptual hashes are then computed for the
     whole task at once with numpy.
     """
     index: list[int] = []
     byte_hashes: list[int] = []
-    contents: list[int] = []
-    widths: list[int] = []
-    heights: list[int] = []
-    channels: list[int] = []
-    modes: list[str] = []
-    formats: list[str] = []
-    hists: list[list[int]] = []
-    smalls: list[bytes] = []
+    rows: list[Decoded] = []
     errors: list[ErrRow] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -291,27 +376,17 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
                 errors.append((idx, byte_hash, "empty", "the file is empty (0 bytes)"))
                 continue
             try:
-                content, w, h, mode, ch, fmt, hist, small = _decode_one(data)
+                rows.append(_decode_one(data))
             except Exception as exc:  # any decoder failure is a finding, never a crash
                 kind, message = _classify_error(data, exc)
                 errors.append((idx, byte_hash, kind, message))
                 continue
             index.append(idx)
             byte_hashes.append(byte_hash)
-            contents.append(content)
-            widths.append(w)
-            heights.append(h)
-            channels.append(ch)
-            modes.append(mode)
-            formats.append(fmt)
-            hists.append(hist)
-            smalls.append(small)
-    if hists:
-        means, stds = _hist_stats(hists)
-        ph = phash_batch(np.frombuffer(b"".join(smalls), dtype=np.uint8).reshape(-1, _PHASH_N, _PHASH_N))
-    else:
-        means = stds = np.zeros((0, 3))
-        ph = np.zeros(0, dtype=np.uint64)
+    contents, widths, heights, modes, channels, formats, pixels, sws, shs, thumbs = (
+        zip(*rows) if rows else ((),) * 10
+    )
+    means, stds, ph = _figures(list(zip(pixels, sws, shs, thumbs)))
     return TaskResult(
         index=np.asarray(index, dtype=np.int64),
         byte_hash=np.asarray(byte_hashes, dtype=np.uint64),
@@ -322,8 +397,8 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
         channels=np.asarray(channels, dtype=np.int64),
         means=means,
         stds=stds,
-        modes=modes,
-        formats=formats,
+        modes=list(modes),
+        formats=list(formats),
         errors=errors,
     )
 
@@ -335,9 +410,8 @@ def analyse_image(data: bytes) -> dict[str, Any]:
     ``channels``, ``format``, ``means``, ``stds`` (R, G, B), ``brightness``,
     ``pixel_std``.
     """
-    content, w, h, mode, ch, fmt, hist, small = _decode_one(data)
-    means, stds = _hist_stats([hist])
-    ph = phash_batch(np.frombuffer(small, dtype=np.uint8).reshape(1, _PHASH_N, _PHASH_N))
+    content, w, h, mode, ch, fmt, pixels, sw, sh, thumb = _decode_one(data)
+    means, stds, ph = _figures([(pixels, sw, sh, thumb)])
     return {
         "content": content, "phash": int(ph[0]), "width": w, "height": h, "mode": mode, "channels": ch,
         "format": fmt, "means": tuple(float(v) for v in means[0]), "stds": tuple(float(v) for v in stds[0]),
@@ -350,6 +424,29 @@ def _worker_init() -> None:
     # A forked worker inherits the parent's whole heap (listings, polars, ...): keep
     # the cyclic GC from walking it, which costs CPU and copies pages on write.
     gc.freeze()
+    _keep_heap()
+
+
+def _keep_heap() -> None:
+    """Stop glibc from returning freed memory to the system after every image.
+
+    Each decode frees its pixel buffers; with the default thresholds glibc trims
+    the heap and the next image's buffers and numpy temporaries fault their pages
+    in again, which measured about twice the per-task numpy time here. Worker
+    processes only (the caller's process is left alone); a no-op off glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_trim_threshold, 32 << 20)
+    mallopt(m_top_pad, 4 << 20)
+    mallopt(m_mmap_threshold, 8 << 20)
 
 
 # -- statistics ---------------------------------------------------------------------
