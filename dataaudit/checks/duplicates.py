@@ -14,56 +14,102 @@ import polars as pl
 
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.profile.dataset import DatasetStats
+from dataaudit.profile.hashes import ItemHashes
 from dataaudit.profile.sample import splitmix64
 from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
 
-def groups(keys: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Items sharing a key: ``(order, group_start, group_size)``.
+def repeated(keys: np.ndarray) -> np.ndarray:
+    """Positions of the items whose key occurs more than once (ascending).
 
-    ``order`` lists the positions of the items whose key repeats, sorted by key
-    then index; each group starts at ``group_start`` within ``order``. Finding
-    the repeated keys is a hash pass (polars), so only the (usually few)
-    repeated items are sorted.
+    One sort of the keys finds the repeated values (the common case, none, stops
+    there); a hash lookup of those few values then finds their items.
+    """
+    if len(keys) < 2:
+        return np.zeros(0, dtype=np.int64)
+    s = np.sort(keys)
+    same = s[1:] == s[:-1]
+    if not same.any():
+        return np.zeros(0, dtype=np.int64)
+    values = np.unique(s[1:][same])
+    del s, same
+    hit = pl.Series(keys).is_in(pl.Series(values).implode())
+    return np.flatnonzero(hit.to_numpy())
+
+
+def split_keys(split: SplitStats, kind: str) -> np.ndarray | None:
+    """A split's ``content`` hashes or its normalised-text (``norm``) hashes."""
+    return split.hashes.content if kind == "content" else split.hashes.norm
+
+
+def repeated_in(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
+    """Positions of the items of ``split`` whose ``kind`` key repeats within it (shared by the checks)."""
+    cache = stats.derived.setdefault("repeated", {})
+    if (split.name, kind) not in cache:
+        keys = split_keys(split, kind)
+        cache[split.name, kind] = repeated(keys) if keys is not None else np.zeros(0, dtype=np.int64)
+    out: np.ndarray = cache[split.name, kind]
+    return out
+
+
+def group(keys: np.ndarray, positions: np.ndarray, hashes: ItemHashes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of two or more of ``positions`` sharing a key: ``(order, group_start, group_size)``.
+
+    ``order`` lists the grouped positions sorted by key then item index (so a
+    group's first member is its earliest item); each group starts at
+    ``group_start`` within ``order``. ``keys`` are the keys of ``positions``.
     """
     e = np.zeros(0, dtype=np.int64)
-    if len(keys) < 2:
+    if len(positions) < 2:
         return e, e, e
-    repeated = np.flatnonzero(pl.Series(keys, dtype=pl.UInt64).is_duplicated().to_numpy())
-    if len(repeated) == 0:
-        return e, e, e
-    order = repeated[np.lexsort((index[repeated], keys[repeated]))]
-    k = keys[order]
+    sort = np.lexsort((hashes.index_at(positions), keys))
+    k, order = keys[sort], positions[sort]
     starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     sizes = np.diff(np.concatenate((starts, [len(k)])))
+    if (sizes < 2).any():
+        keep = np.repeat(sizes >= 2, sizes)
+        order, k = order[keep], k[keep]
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1]))) if len(k) else e
+        sizes = np.diff(np.concatenate((starts, [len(k)]))) if len(k) else e
     return order, starts, sizes
 
 
-def lookup(ref_keys: np.ndarray, ref_index: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query key: is it among ``ref_keys``, and the smallest ref index holding it.
+def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.ndarray:
+    """Positions of the items of ``ref`` whose ``kind`` key occurs in a later split.
 
-    The hash table is built over the distinct query keys (usually the smaller split) and
-    the reference is streamed through it (a semi-join), so comparing val/test with a
-    large train costs memory in proportion to val/test.
+    Splits are compared with the earlier ones (val and test with train, test with
+    val), so this is one pass over ``ref``'s keys against a hash set of the later
+    splits' distinct keys (a semi-join: memory in proportion to the smaller
+    splits), shared by every check that compares splits; only the matching items
+    are looked at further.
     """
-    if len(ref_keys) == 0 or len(query) == 0:
-        return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
-    wanted = pl.DataFrame({"k": pl.Series(query, dtype=pl.UInt64)}).unique()
-    first = (pl.DataFrame({"k": pl.Series(ref_keys, dtype=pl.UInt64), "i": pl.Series(ref_index, dtype=pl.Int64)})
-             .join(wanted, on="k", how="semi").group_by("k").agg(pl.col("i").min()))
-    found = (pl.DataFrame({"k": pl.Series(query, dtype=pl.UInt64)})
-             .join(first, on="k", how="left", maintain_order="left").get_column("i"))
+    cache = stats.derived.setdefault("shared", {})
+    if (ref.name, kind) not in cache:
+        keys = split_keys(ref, kind)
+        ordered = stats.ordered
+        later = ordered[ordered.index(ref) + 1:] if ref in ordered else [s for s in ordered if s is not ref]
+        others = [k for s in later if (k := split_keys(s, kind)) is not None and len(k)]
+        hit = np.zeros(0, dtype=np.int64)
+        if keys is not None and len(keys) and others:
+            wanted = pl.concat([pl.Series(k) for k in others]).unique()
+            hit = np.flatnonzero(pl.Series(keys).is_in(wanted.implode()).to_numpy())
+        cache[ref.name, kind] = hit
+    out: np.ndarray = cache[ref.name, kind]
+    return out
+
+
+def lookup(stats: DatasetStats, ref: SplitStats, kind: str, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query key: is it among ``ref``'s ``kind`` keys, and the smallest ref item index holding it."""
+    n = len(query)
+    keys = split_keys(ref, kind)
+    pos = shared_with_others(stats, ref, kind)
+    if keys is None or len(pos) == 0 or n == 0:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+    first = (pl.DataFrame({"k": pl.Series(keys[pos]), "i": ref.hashes.index_at(pos)})
+             .group_by("k").agg(pl.col("i").min()))
+    found = pl.Series("k", query).to_frame().join(first, on="k", how="left", maintain_order="left").get_column("i")
     return found.is_not_null().to_numpy(), found.fill_null(0).to_numpy()
-
-
-def _keys(split: SplitStats, which: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, index)`` of a split: its ``content``, ``raw`` text or ``norm``alised text hashes."""
-    idx, content, _, norm = split.hashes.arrays()
-    keys = {"content": content, "raw": split.hashes.raw_text(), "norm": norm}[which]
-    if keys is None:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    return keys, idx
 
 
 def _severity(frac: float, p: dict[str, Any]) -> Severity:
@@ -83,19 +129,20 @@ def duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Items repeated within one split (same content and same label)."""
     p = ctx.params("duplicates")
     for split in stats.ordered:
-        idx, content, label, _ = split.hashes.arrays()
-        if len(idx) < 2:
+        h = split.hashes
+        if len(h) < 2:
             continue
-        key = content ^ splitmix64(label)
-        order, starts, sizes = groups(key, idx)
+        rep = repeated_in(stats, split, "content")  # equal rows have equal content first of all
+        order, starts, sizes = group(h.content[rep] ^ splitmix64(h.label[rep]), rep, h)
         if len(starts) == 0:
             continue
+        idx = h.index_at(order)
         examples: list[dict[str, Any]] = []
         for s, n in zip(starts, sizes):
-            first = int(idx[order[s]])
+            first = int(idx[s])
             for t in range(s + 1, s + n):
                 if len(examples) < ctx.example_cap:
-                    examples.append({**split.item(int(idx[order[t]])), "duplicate_of": split.item(first)})
+                    examples.append({**split.item(int(idx[t])), "duplicate_of": split.item(first)})
         count = int(sizes.sum() - len(sizes))
         frac = count / max(split.rows, 1)
         yield Finding(
@@ -127,15 +174,15 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Items of one split whose exact content (label excluded) occurs in an earlier split."""
     p = ctx.params("split_overlap")
     for earlier, later, vs_ref in _overlap_pairs(stats):
-        l_idx, l_content, _, _ = later.hashes.arrays()
-        hit, where = lookup(*_keys(earlier, "content"), l_content)
+        hit, where = lookup(stats, earlier, "content", later.hashes.content)
         count = int(hit.sum())
         if count == 0:
             continue
         frac = count / max(later.rows, 1)
         leak = vs_ref and count >= p["error_min_count"] and frac > p["error_fraction"]
-        order = np.argsort(l_idx[hit], kind="stable")
-        q_idx, r_idx = l_idx[hit][order], where[hit][order]
+        l_idx = later.hashes.index_at(np.flatnonzero(hit))
+        order = np.argsort(l_idx, kind="stable")
+        q_idx, r_idx = l_idx[order], where[hit][order]
         examples = [{**later.item(int(a)), "duplicate_of": earlier.item(int(b))}
                     for a, b in zip(q_idx[: ctx.example_cap], r_idx[: ctx.example_cap])]
         yield Finding(
@@ -149,30 +196,52 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         )
 
 
-def _text_near(split: SplitStats) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(index, raw text hash, normalised text hash)`` for text splits."""
-    idx, _, _, norm = split.hashes.arrays()
+def _text_near(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(raw text hash, normalised text hash)`` per item of a text split."""
+    norm = split.hashes.norm
     raw = split.hashes.raw_text()
-    if norm is None or raw is None or len(norm) != len(idx):
+    if norm is None or raw is None:
         return None
-    return idx, raw, norm
+    return raw, norm
 
 
-def _near_in_groups(idx: np.ndarray, raw: np.ndarray, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _near_in_groups(stats: DatasetStats, split: SplitStats, raw: np.ndarray, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Items whose normalised text equals an earlier item's while the raw text differs.
 
-    Vectorised: returns ``(item, first item of its group)`` arrays.
+    Vectorised: returns ``(item, first item of its group)`` index arrays.
     """
-    order, starts, sizes = groups(norm, idx)
+    hashes = split.hashes
+    rep = repeated_in(stats, split, "norm")
+    order, starts, sizes = group(norm[rep], rep, hashes)
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     member = np.repeat(np.arange(len(starts)), sizes)
-    pos = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, sizes)]) if len(starts) < 1000 else \
-        (np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)))
-    items = order[pos]
     firsts = order[starts[member]]
-    differs = (raw[items] != raw[firsts]) & (items != firsts)
-    return idx[items[differs]], idx[firsts[differs]]
+    differs = (raw[order] != raw[firsts]) & (order != firsts)
+    return hashes.index_at(order[differs]), hashes.index_at(firsts[differs])
+
+
+def _near_text_across(
+    stats: DatasetStats, ref: SplitStats, other: SplitStats, text: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Items of ``other`` whose normalised text occurs in ``ref`` while that exact text does not.
+
+    Returns ``(other item index, earliest ref item index with the same normalised text)``.
+    """
+    raw, norm = text
+    hit, where = lookup(stats, ref, "norm", norm)
+    pos = np.flatnonzero(hit)
+    ref_norm, ref_raw = ref.hashes.norm, ref.hashes.raw_text()
+    if len(pos) == 0 or ref_norm is None or ref_raw is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # exact copies (same normalised and same raw text as some ref item) are split_overlap's, not near copies
+    ref_pos = shared_with_others(stats, ref, "norm")
+    pairs = pl.DataFrame({"n": ref_norm[ref_pos], "r": ref_raw[ref_pos], "x": True}).unique()
+    exact = (pl.DataFrame({"n": norm[pos], "r": raw[pos]})
+             .join(pairs, on=["n", "r"], how="left", maintain_order="left")
+             .get_column("x").is_not_null().to_numpy())
+    keep = pos[~exact]
+    return other.hashes.index_at(keep), where[keep]
 
 
 def _phash(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:
@@ -185,7 +254,7 @@ def _phash(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _content_of(split: SplitStats, items: np.ndarray) -> np.ndarray:
     """Content hash of each item index (0 for items that have none, e.g. undecodable)."""
-    idx, content, _, _ = split.hashes.arrays()
+    idx, content = split.hashes.index(), split.hashes.content
     if len(idx) == 0:
         return np.zeros(len(items), dtype=np.uint64)
     order = np.argsort(idx, kind="stable")
@@ -205,7 +274,7 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
         extra_count = 0
         text = _text_near(split)
         if text is not None:
-            items, firsts = _near_in_groups(*text)
+            items, firsts = _near_in_groups(stats, split, *text)
             pairs.extend((int(a), int(b), None) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
                                                                  firsts[: 10 * ctx.example_cap].tolist()))
             extra_count = max(0, len(items) - 10 * ctx.example_cap)
@@ -256,11 +325,7 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         matches: dict[int, tuple[int, int | None]] = {}
         lt, et = _text_near(later), _text_near(earlier)
         if lt is not None and et is not None:
-            l_idx, l_content, l_norm = lt
-            e_idx, e_content, e_norm = et  # raw text hashes: exact text copies are not near copies
-            exact, _ = lookup(*_keys(earlier, "raw"), l_content)
-            hit, where = lookup(*_keys(earlier, "norm"), l_norm)
-            for a, b in zip(l_idx[hit & ~exact], where[hit & ~exact]):
+            for a, b in zip(*_near_text_across(stats, earlier, later, lt)):
                 matches.setdefault(int(a), (int(b), None))
         lp, ep = _phash(later), _phash(earlier)
         if lp is not None and ep is not None:

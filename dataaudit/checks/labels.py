@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from dataaudit.checks.duplicates import groups, lookup
+from dataaudit.checks.duplicates import group, lookup, repeated_in, shared_with_others
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.checks.twosample import categorical_shift
 from dataaudit.profile.dataset import DatasetStats
+from dataaudit.profile.hashes import fold32
 from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
@@ -350,9 +351,12 @@ def label_shift(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         )
 
 
-def _label_name(split: SplitStats, h: int) -> str | None:
+def _label_names(split: SplitStats) -> dict[int, str]:
+    """Label per (32-bit folded) label hash, as far as the profiler recorded them."""
     names: dict[int, str] = split.extra.get("label_names", {})
-    return names.get(int(h))
+    if not names:
+        return {}
+    return dict(zip(fold32(np.asarray(list(names), dtype=np.uint64)).tolist(), names.values()))
 
 
 @register_check({"conflicting_labels": {"error_fraction": 0.05}})
@@ -365,24 +369,30 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
     p = ctx.params("conflicting_labels")
     ref = stats.reference
     for split in stats.ordered:
-        idx, content, label, _ = split.hashes.arrays()
-        if len(idx) < 2 or not label.any():
+        h = split.hashes
+        label = h.label
+        if len(h) < 2 or not label.any():
             continue
-        order, starts, sizes = groups(content, idx)
+        rep = repeated_in(stats, split, "content")
+        order, starts, sizes = group(h.content[rep], rep, h)
+        idx = dict(zip(order.tolist(), h.index_at(order).tolist()))
+        names = _label_names(split)
         examples: list[dict[str, Any]] = []
         involved = 0
         n_groups = 0
-        for s, n in zip(starts, sizes):
+        mixed = np.zeros(len(starts), dtype=bool)
+        if len(starts):
+            lab = label[order]
+            mixed = np.minimum.reduceat(lab, starts) != np.maximum.reduceat(lab, starts)
+        for s, n in zip(starts[mixed], sizes[mixed]):
             members = order[s: s + n]
-            if len(set(label[members].tolist())) < 2:
-                continue
             n_groups += 1
             involved += int(n)
             first = members[0]
             for m in members[1:]:
                 if label[m] != label[first] and len(examples) < ctx.example_cap:
-                    ex = {**split.item(int(idx[m])), "duplicate_of": split.item(int(idx[first]))}
-                    a, b = _label_name(split, label[m]), _label_name(split, label[first])
+                    ex = {**split.item(idx[int(m)]), "duplicate_of": split.item(idx[int(first)])}
+                    a, b = names.get(int(label[m])), names.get(int(label[first]))
                     if a is not None and b is not None:
                         ex["labels"] = [a, b]
                     examples.append(ex)
@@ -398,25 +408,28 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
             )
     if ref is None:
         return
-    r_idx, r_content, r_label, _ = ref.hashes.arrays()
     for other in stats.others:
-        idx, content, label, _ = other.hashes.arrays()
-        if not len(idx) or not label.any():
+        oh = other.hashes
+        label = oh.label
+        if not len(oh) or not label.any():
             continue
-        hit, where = lookup(r_content, r_idx, content)
+        hit, where = lookup(stats, ref, "content", oh.content)
         if not hit.any():
             continue
-        order = np.argsort(r_idx, kind="stable")
-        pos = np.searchsorted(r_idx[order], where)
-        ref_label = r_label[order][np.clip(pos, 0, len(order) - 1)]
+        # the label of the earliest ref item with the same content
+        sel = shared_with_others(stats, ref, "content")
+        label_of = dict(zip(ref.hashes.index_at(sel).tolist(), ref.hashes.label[sel].tolist()))
+        ref_label = np.zeros(len(label), dtype=np.uint32)
+        ref_label[hit] = [label_of[int(w)] for w in where[hit]]
         conflict = hit & (ref_label != label)
         count = int(conflict.sum())
         if not count:
             continue
         examples = []
+        names, ref_names = _label_names(other), _label_names(ref)
         for i in np.flatnonzero(conflict)[: ctx.example_cap]:
-            ex = {**other.item(int(idx[i])), "duplicate_of": ref.item(int(where[i]))}
-            a, b = _label_name(other, label[i]), _label_name(ref, ref_label[i])
+            ex = {**other.item(int(oh.index_at(np.array([i]))[0])), "duplicate_of": ref.item(int(where[i]))}
+            a, b = names.get(int(label[i])), ref_names.get(int(ref_label[i]))
             if a is not None and b is not None:
                 ex["labels"] = [a, b]
             examples.append(ex)

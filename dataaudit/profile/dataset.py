@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dataaudit.profile.split import SplitStats
 from dataaudit.sources.base import Batch, Dataset, split_order
+from dataaudit.sources.readahead import read_ahead
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -27,6 +28,9 @@ class DatasetStats:
     notes: list[str] = field(default_factory=list)
     class_names: list[str] | None = None
     partial: bool = False
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Indexes derived from the statistics on first use and shared by checks (e.g. which
+    items of a split repeat a key); a cache, emptied whenever the statistics change."""
 
     @property
     def reference(self) -> SplitStats | None:
@@ -53,6 +57,7 @@ class DatasetStats:
             else:
                 self.splits[name] = split
         self.partial = self.partial or other.partial
+        self.derived.clear()
         return self
 
 
@@ -85,7 +90,10 @@ def profile_dataset(
     """Read every split once and return its statistics."""
     factory = _factory(dataset)
     profilers: dict[str, SplitProfiler] = {}
-    for batch in dataset.batches():
+    batches = dataset.batches()
+    if dataset.modality != "image":  # image decoding is already spread over worker processes
+        batches = read_ahead(batches)
+    for batch in batches:
         prof = profilers.get(batch.split)
         if prof is None:
             prof = profilers[batch.split] = factory(batch.split, dataset, config)

@@ -1,11 +1,17 @@
 """Content hashes of every item of a split: what duplicate and leakage checks compare.
 
-Per item we keep its index (row number, or position in the file list), a 64-bit
-hash of its feature content (label excluded), a hash of its label and, for text, a
-hash of the normalised text. That is 24-32 bytes an item: a 50-million-row split
-fits in about 1.2 GB. Hashes are computed with polars within one run, and
-:attr:`ItemHashes.scheme` records how, so statistics computed with another
-version of the hash are never merged or compared by mistake.
+Per item we keep a 64-bit hash of its feature content (label excluded), a 32-bit
+hash of its label and, for text, a 64-bit hash of the normalised text and a
+32-bit hash of the raw text. Item indices (row numbers, or positions in the file
+list) are kept as ranges while they are contiguous, which they are for every row
+that parses, so a table split costs 12 bytes a row (24 with a text column): a
+100-million-row split fits in 1.2 GB. Hashes are computed with polars within one
+run, and :attr:`ItemHashes.scheme` records how, so statistics computed with
+another version of the hash are never merged or compared by mistake.
+
+Label and raw-text hashes only ever answer "same or different" between items that
+already share a 64-bit content hash, so 32 bits are plenty there (a false "same"
+needs a 1-in-4-billion collision inside one group of equal rows).
 """
 
 from __future__ import annotations
@@ -23,75 +29,146 @@ def hash_scheme() -> str:
     return f"polars-{pl.__version__}-hash_rows"
 
 
+def fold32(h: np.ndarray) -> np.ndarray:
+    """A 64-bit hash folded to 32 bits (xor of its halves)."""
+    h64: np.ndarray = np.asarray(h, dtype=np.uint64)
+    folded: np.ndarray = (h64 ^ (h64 >> np.uint64(32))).astype(np.uint32)
+    return folded
+
+
+Part = tuple[int, int] | np.ndarray
+"""Item indices of one :meth:`ItemHashes.add`: ``(start, count)`` when contiguous, else an array."""
+
+
+def _as_part(index: np.ndarray | range) -> Part:
+    if isinstance(index, range):
+        if index.step == 1:
+            return (index.start, len(index))
+        index = np.asarray(index, dtype=np.int64)
+    arr = np.asarray(index, dtype=np.int64)
+    n = len(arr)
+    if n == 0:
+        return (0, 0)
+    start = int(arr[0])
+    if int(arr[-1]) - start == n - 1 and (n < 2 or bool(np.all(np.diff(arr) == 1))):
+        return (start, n)
+    return arr
+
+
 @dataclass
 class ItemHashes:
-    """Parallel arrays: item index, content hash, label hash and normalised-text hash."""
+    """Parallel columns per item: index, content hash, label hash, normalised and raw text hashes."""
 
     scheme: str = field(default_factory=hash_scheme)
-    _index: list[np.ndarray] = field(default_factory=list)
+    _index: list[Part] = field(default_factory=list)
     _content: list[np.ndarray] = field(default_factory=list)
     _label: list[np.ndarray] = field(default_factory=list)
     _norm: list[np.ndarray] = field(default_factory=list)
     _raw: list[np.ndarray] = field(default_factory=list)
-    """Hash of the text field before normalisation (text datasets), aligned with ``_norm``."""
-    _done: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    """32-bit hash of the text field before normalisation (text datasets), aligned with ``_norm``."""
+    _n: int = 0
 
     def add(
         self,
-        index: np.ndarray,
+        index: np.ndarray | range,
         content: np.ndarray,
         label: np.ndarray | None = None,
         norm: np.ndarray | None = None,
         raw: np.ndarray | None = None,
     ) -> None:
-        n = len(index)
-        self._done = None
-        self._index.append(np.asarray(index, dtype=np.int64))
+        """Append items: ``label`` and ``raw`` may be 64-bit hashes (they are folded to 32)."""
+        n = len(content)
+        if len(index) != n:
+            raise ValueError(f"{len(index)} indices for {n} content hashes")
+        self._index.append(_as_part(index))
         self._content.append(np.asarray(content, dtype=np.uint64))
-        self._label.append(
-            np.zeros(n, dtype=np.uint64) if label is None else np.asarray(label, dtype=np.uint64)
-        )
+        self._label.append(np.zeros(n, dtype=np.uint32) if label is None else self._fold(label))
         if norm is not None:
             self._norm.append(np.asarray(norm, dtype=np.uint64))
-            self._raw.append(np.asarray(norm if raw is None else raw, dtype=np.uint64))
+            self._raw.append(self._fold(norm if raw is None else raw))
+        self._n += n
+
+    @staticmethod
+    def _fold(h: np.ndarray) -> np.ndarray:
+        h = np.asarray(h)
+        return h if h.dtype == np.uint32 else fold32(h)
 
     def merge(self, other: ItemHashes) -> ItemHashes:
         if other.scheme != self.scheme:
             raise DataauditError(
                 f"cannot merge statistics hashed with {other.scheme} into {self.scheme}"
             )
-        idx, content, label, norm = other.arrays()
-        self.add(idx, content, label, norm, other.raw_text())
+        self._index += other._index
+        self._content += other._content
+        self._label += other._label
+        self._norm += other._norm
+        self._raw += other._raw
+        self._n += other._n
         return self
 
-    def raw_text(self) -> np.ndarray | None:
-        """Hashes of the un-normalised text, aligned with :meth:`arrays` (``None`` if not text)."""
-        if not self._raw:
+    # -- columns -------------------------------------------------------------------------
+    @staticmethod
+    def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        if len(parts) == 1:
+            return parts[0]
+        out = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+        parts[:] = [out]
+        return out
+
+    @property
+    def content(self) -> np.ndarray:
+        """64-bit content hash per item (label excluded)."""
+        return self._cat(self._content, np.uint64)
+
+    @property
+    def label(self) -> np.ndarray:
+        """32-bit label hash per item (0 where there is no label)."""
+        return self._cat(self._label, np.uint32)
+
+    @property
+    def norm(self) -> np.ndarray | None:
+        """Normalised-text hash per item, or ``None`` when not every item has one."""
+        if not self._norm or sum(len(a) for a in self._norm) != self._n:
             return None
-        if len(self._raw) > 1:
-            self._raw = [np.concatenate(self._raw)]
-        raw = self._raw[0]
-        return raw if len(raw) == len(self) else None
+        return self._cat(self._norm, np.uint64)
+
+    def raw_text(self) -> np.ndarray | None:
+        """32-bit hashes of the un-normalised text, aligned with :attr:`norm` (``None`` if not text)."""
+        if not self._raw or sum(len(a) for a in self._raw) != self._n:
+            return None
+        return self._cat(self._raw, np.uint32)
+
+    def index(self) -> np.ndarray:
+        """Item index per item (materialised: prefer :meth:`index_at` on large splits)."""
+        return self.index_at(np.arange(self._n, dtype=np.int64))
+
+    def index_at(self, positions: np.ndarray) -> np.ndarray:
+        """Item indices of the items at ``positions`` (positions in the hash columns)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if len(pos) == 0 or not self._index:
+            return np.zeros(len(pos), dtype=np.int64)
+        if len(self._index) == 1 and isinstance(self._index[0], tuple):
+            return pos + self._index[0][0]
+        sizes = np.array([p[1] if isinstance(p, tuple) else len(p) for p in self._index], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        part = np.searchsorted(starts, pos, side="right") - 1
+        out = np.empty(len(pos), dtype=np.int64)
+        for k in np.unique(part):
+            sel = part == k
+            p = self._index[int(k)]
+            local = pos[sel] - starts[k]
+            out[sel] = local + p[0] if isinstance(p, tuple) else p[local]
+        return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """``(index, content, label, norm)`` concatenated (norm is ``None`` if never given)."""
-        if self._done is None:
-            def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-                return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-            idx = cat(self._index, np.int64)
-            norm = cat(self._norm, np.uint64) if self._norm else None
-            if norm is not None and len(norm) != len(idx):
-                norm = None
-            self._done = (idx, cat(self._content, np.uint64), cat(self._label, np.uint64), norm)
-            self._index, self._content = [self._done[0]], [self._done[1]]
-            self._label = [self._done[2]]
-            self._norm = [norm] if norm is not None else []
-        return self._done
+        """``(index, content, label, norm)`` (norm is ``None`` if not every item has one)."""
+        return self.index(), self.content, self.label.astype(np.uint64), self.norm
 
     def __len__(self) -> int:
-        return sum(len(a) for a in self._index)
+        return self._n
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for part in (self._index, self._content, self._label, self._norm, self._raw) for a in part)
+        parts = [a for group in (self._content, self._label, self._norm, self._raw) for a in group]
+        parts += [p for p in self._index if isinstance(p, np.ndarray)]
+        return sum(a.nbytes for a in parts)

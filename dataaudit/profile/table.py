@@ -36,40 +36,61 @@ def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
 
-def normalised_text(expr: pl.Expr, unicode: bool = True) -> pl.Expr:
+def normalised_text(series: pl.Series, unicode: bool = True) -> pl.Series:
     """Case-folded, NFKC, whitespace-collapsed text: what near-duplicate text compares.
 
     ``unicode=False`` skips NFKC, which is the identity on ASCII text (the
-    profiler checks each batch for non-ASCII characters first).
+    profiler checks each batch for non-ASCII characters first). Collapsing
+    whitespace runs is a regex replace, so it is applied only to the values that
+    hold a run or a whitespace character other than a space (few, in most text).
     """
-    text = expr.cast(pl.String)
+    text = series.cast(pl.String)
     if unicode:
         text = text.str.normalize("NFKC")
-    return text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    low = text.str.to_lowercase()
+    odd = low.str.contains(r"\s\s|[^\S ]")
+    if odd.any():
+        where = odd.arg_true()
+        low = low.scatter(where, low.gather(where).str.replace_all(r"\s+", " "))
+    return low.str.strip_chars()
 
 
 def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | frozenset[str] = frozenset()) -> np.ndarray:
     """Content hash of each row over ``columns`` with types made comparable across splits.
 
-    Numbers hash as their Float64 text, whether read typed or as text (for the
-    columns in ``numeric_like``, which were typed in some batch), so ``5`` in a
-    typed chunk and ``"5"`` in a chunk read as text are the same content.
+    A number hashes as its Float64 value whether it was read typed or as text
+    (for the columns in ``numeric_like``, which were typed in some batch), so
+    ``5`` in a typed chunk and ``"5"`` in a chunk read as text are the same
+    content; such a column hashes as two fields, its value as a number and, where
+    it is not one, its text.
     """
-    exprs = []
-    for c in columns:
+    exprs: list[pl.Expr] = []
+    for i, c in enumerate(columns):
         dt = df.schema[c]
         if _is_text(dt) and c in numeric_like:
             text = pl.col(c).cast(pl.String)
-            exprs.append(pl.coalesce(text.str.strip_chars().cast(pl.Float64, strict=False).cast(pl.String), text))
+            num = text.str.strip_chars().cast(pl.Float64, strict=False)
+            exprs += [num.alias(f"n{i}"), pl.when(num.is_null()).then(text).alias(f"s{i}")]
         elif _is_text(dt):
-            exprs.append(pl.col(c).cast(pl.String))
+            exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
         elif _is_numeric(dt):
-            exprs.append(pl.col(c).cast(pl.Float64).cast(pl.String))
+            exprs += [pl.col(c).cast(pl.Float64).alias(f"n{i}"), pl.lit(None, pl.String).alias(f"s{i}")]
         elif dt.is_nested():
-            exprs.append(pl.col(c))
+            exprs.append(pl.col(c).alias(f"s{i}"))
         else:
-            exprs.append(pl.col(c).cast(pl.String))
+            exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
     return df.select(exprs).hash_rows(seed=HASH_SEED).to_numpy()
+
+
+def row_index(df: pl.DataFrame) -> np.ndarray | range:
+    """The batch's row numbers: a ``range`` when they are contiguous (no malformed rows left out)."""
+    rows = df.get_column(ROW)
+    n = rows.len()
+    if n:
+        first, last = rows[0], rows[-1]
+        if last - first == n - 1 and rows.is_sorted():
+            return range(int(first), int(last) + 1)
+    return rows.to_numpy()
 
 
 class TableSplitProfiler:
@@ -93,6 +114,9 @@ class TableSplitProfiler:
         self.numeric_sentinels = numeric_sentinels or list(NUMERIC_SENTINELS)
         if self.label:
             self.stats.labels = LabelStats(example_cap=self.cap)
+        self._named: set[str] = set()
+        self._batch_counts: dict[str, pl.DataFrame] = {}
+        """This batch's value counts per column (those still counted), shared with the label statistics."""
 
     # -- public ----------------------------------------------------------------------
     def update(self, batch: Batch) -> None:
@@ -129,75 +153,99 @@ class TableSplitProfiler:
         return col
 
     def _aggregates(self, df: pl.DataFrame, cols: list[str]) -> dict[str, Any]:
-        """Every column's aggregates in one select over columns derived once.
+        """Every column's aggregates, keyed ``"{position}_{name}"``; see :meth:`_numeric_aggregates`."""
+        text = [(i, c) for i, c in enumerate(cols) if _is_text(df.schema[c])]
+        numeric = [(i, c) for i, c in enumerate(cols) if _is_numeric(df.schema[c])]
+        other = [(i, c) for i, c in enumerate(cols) if not _is_text(df.schema[c]) and not _is_numeric(df.schema[c])]
+        out: dict[str, Any] = {}
+        if numeric:
+            out.update(self._numeric_aggregates(df, numeric))
+        if text:
+            out.update(self._text_aggregates(df, text))
+        if other:
+            out.update(df.select(pl.col(c).null_count().alias(f"{i}_nulls") for i, c in other).row(0, named=True))
+        return out
+
+    def _sentinels_for(self, dt: pl.DataType) -> pl.Series:
+        if dt.is_integer():
+            return pl.Series([int(v) for v in self.numeric_sentinels if float(v).is_integer()], dtype=dt)
+        return pl.Series(self.numeric_sentinels, dtype=dt)
+
+    def _numeric_aggregates(self, df: pl.DataFrame, cols: list[tuple[int, str]]) -> dict[str, Any]:
+        """Aggregates of typed numeric columns.
+
+        The moments are of the finite, non-sentinel values. In one select we count
+        NaN, infinities and sentinels and take the plain moments; only a column
+        that has any of those (rare) is aggregated again over its filtered values.
+        """
+        exprs: list[pl.Expr] = []
+        for i, c in cols:
+            dt, x, k = df.schema[c], pl.col(c), f"{i}_"
+            floating = dt.is_float()
+            exprs += [
+                x.null_count().alias(k + "nulls"),
+                (x.is_nan().sum() if floating else pl.lit(0)).alias(k + "nan"),
+                (x.is_infinite().sum() if floating else pl.lit(0)).alias(k + "inf"),
+                x.is_in(self._sentinels_for(dt).implode()).sum().alias(k + "sent"),
+                x.count().alias(k + "n"),
+                x.mean().alias(k + "mean"),
+                x.var(ddof=0).alias(k + "var"),
+                x.min().cast(pl.Float64).alias(k + "min"),
+                x.max().cast(pl.Float64).alias(k + "max"),
+                ((x == x.floor()).all() if floating else pl.lit(True)).alias(k + "int"),
+                pl.lit(0).alias(k + "empty"),
+                pl.lit(0).alias(k + "nonnum"),
+            ]
+        out: dict[str, Any] = df.select(exprs).row(0, named=True)
+        special = [(i, c) for i, c in cols if out[f"{i}_nan"] or out[f"{i}_inf"] or out[f"{i}_sent"]]
+        if special:
+            again: list[pl.Expr] = []
+            for i, c in special:
+                x, k = pl.col(c).cast(pl.Float64), f"{i}_"
+                finite = x.filter(x.is_finite() & ~x.is_in(self.numeric_sentinels))
+                again += [finite.len().alias(k + "n"), finite.mean().alias(k + "mean"),
+                          finite.var(ddof=0).alias(k + "var"), finite.min().alias(k + "min"),
+                          finite.max().alias(k + "max"), (finite == finite.floor()).all().alias(k + "int")]
+            out.update(df.select(again).row(0, named=True))
+        return out
+
+    def _text_aggregates(self, df: pl.DataFrame, cols: list[tuple[int, str]]) -> dict[str, Any]:
+        """Aggregates of text columns: missing tokens, the numeric view of what parses, lengths.
 
         The stripped text, its numeric parse and the sentinel flags are
-        materialised first: aggregating plain columns is about 20x faster than
-        letting each aggregate re-derive them.
+        materialised first: aggregating plain columns is much faster than letting
+        each aggregate re-derive them.
         """
-        derive: list[pl.Expr] = []
-        for i, c in enumerate(cols):
-            dt = df.schema[c]
-            if _is_text(dt):
-                st = pl.col(c).cast(pl.String).str.strip_chars()
-                derive += [st.alias(f"s{i}")]
-            elif _is_numeric(dt):
-                derive += [pl.col(c).cast(pl.Float64).alias(f"n{i}")]
-        d = df.select(derive) if derive else pl.DataFrame()
-        flags: list[pl.Expr] = []
-        for i, c in enumerate(cols):
-            dt = df.schema[c]
-            if _is_text(dt):
-                flags += [pl.col(f"s{i}").is_in(self.sentinels).alias(f"t{i}"),
-                          pl.col(f"s{i}").cast(pl.Float64, strict=False).alias(f"n{i}"),
-                          pl.col(f"s{i}").str.len_chars().cast(pl.Float64).alias(f"l{i}")]
-            elif _is_numeric(dt):
-                flags += [pl.col(f"n{i}").is_in(self.numeric_sentinels).alias(f"t{i}")]
-        if flags:
-            d = d.with_columns(flags)
-        d = pl.concat([d, df.select(cols).rename({c: f"r{i}" for i, c in enumerate(cols)})], how="horizontal")
+        d = df.select(pl.col(c).cast(pl.String).str.strip_chars().alias(f"s{i}") for i, c in cols)
+        d = d.with_columns(e for i, _ in cols for e in (
+            pl.col(f"s{i}").is_in(self.sentinels).alias(f"t{i}"),
+            pl.col(f"s{i}").cast(pl.Float64, strict=False).alias(f"n{i}"),
+            pl.col(f"s{i}").str.len_chars().cast(pl.Float64).alias(f"l{i}"),
+        ))
         exprs: list[pl.Expr] = []
-        for i, c in enumerate(cols):
-            dt = df.schema[c]
-            raw = pl.col(f"r{i}")
+        for i, c in cols:
             k = f"{i}_"
-            if _is_text(dt) or _is_numeric(dt):
-                num, sent = pl.col(f"n{i}"), pl.col(f"t{i}")
-                finite = num.filter(num.is_finite() & ~sent)
-                exprs += [
-                    raw.null_count().alias(k + "nulls"),
-                    sent.sum().alias(k + "sent"),
-                    finite.len().alias(k + "n"),
-                    finite.mean().alias(k + "mean"),
-                    finite.var(ddof=0).alias(k + "var"),
-                    finite.min().alias(k + "min"),
-                    finite.max().alias(k + "max"),
-                    (finite == finite.floor()).all().alias(k + "int"),
-                    raw.n_unique().alias(k + "nuniq"),
-                ]
-            if _is_text(dt):
-                st, num, sent, length = pl.col(f"s{i}"), pl.col(f"n{i}"), pl.col(f"t{i}"), pl.col(f"l{i}")
-                exprs += [
-                    (st == "").sum().alias(k + "empty"),
-                    pl.lit(0).alias(k + "nan"),
-                    (num.is_infinite() & ~sent).sum().alias(k + "inf"),
-                    (st.is_not_null() & (st != "") & ~sent & num.is_null()).sum().alias(k + "nonnum"),
-                    length.count().alias(k + "ln"),
-                    length.mean().alias(k + "lmean"),
-                    length.var(ddof=0).alias(k + "lvar"),
-                    length.min().alias(k + "lmin"),
-                    length.max().alias(k + "lmax"),
-                ]
-            elif _is_numeric(dt):
-                num = pl.col(f"n{i}")
-                exprs += [
-                    pl.lit(0).alias(k + "empty"),
-                    num.is_nan().sum().alias(k + "nan"),
-                    num.is_infinite().sum().alias(k + "inf"),
-                    pl.lit(0).alias(k + "nonnum"),
-                ]
-            else:
-                exprs += [raw.null_count().alias(k + "nulls"), raw.n_unique().alias(k + "nuniq")]
+            st, num, sent, length = pl.col(f"s{i}"), pl.col(f"n{i}"), pl.col(f"t{i}"), pl.col(f"l{i}")
+            finite = num.filter(num.is_finite() & ~sent)
+            exprs += [
+                st.null_count().alias(k + "nulls"),
+                sent.sum().alias(k + "sent"),
+                finite.len().alias(k + "n"),
+                finite.mean().alias(k + "mean"),
+                finite.var(ddof=0).alias(k + "var"),
+                finite.min().alias(k + "min"),
+                finite.max().alias(k + "max"),
+                (finite == finite.floor()).all().alias(k + "int"),
+                (st == "").sum().alias(k + "empty"),
+                pl.lit(0).alias(k + "nan"),
+                (num.is_infinite() & ~sent).sum().alias(k + "inf"),
+                (st.is_not_null() & (st != "") & ~sent & num.is_null()).sum().alias(k + "nonnum"),
+                length.count().alias(k + "ln"),
+                length.mean().alias(k + "lmean"),
+                length.var(ddof=0).alias(k + "lvar"),
+                length.min().alias(k + "lmin"),
+                length.max().alias(k + "lmax"),
+            ]
         return d.select(exprs).row(0, named=True)
 
     def _from_counts(self, values: list[Any], counts: list[int]) -> tuple[dict[str, Any], Counter[str], list[str]]:
@@ -253,11 +301,29 @@ class TableSplitProfiler:
                        lmin=float(ln.min()), lmax=float(ln.max()))
         return out, sentinels, non_numeric
 
+    def _value_counts(self, df: pl.DataFrame, cols: list[str]) -> dict[str, pl.DataFrame]:
+        """Value counts of the columns still counted exactly (few distinct values so far), in parallel.
+
+        Each frame has the column's values (nulls included; NaN as null for floats)
+        and a ``__n__`` count column.
+        """
+        lazy = []
+        for c in cols:
+            e = pl.col(c)
+            if df.schema[c].is_float():
+                # one key for zero (value counts group -0.0 with 0.0 under whichever they meet first)
+                e = pl.when(e == 0).then(0.0).otherwise(e.fill_nan(None)).alias(c)
+            elif df.schema[c].is_nested():
+                e = e.cast(pl.String, strict=False)
+            lazy.append(df.lazy().select(e.value_counts(name="__n__")).unnest(c))
+        return dict(zip(cols, pl.collect_all(lazy))) if lazy else {}
+
     def _columns(self, df: pl.DataFrame) -> None:
         cols = [c for c in df.columns if c != ROW]
-        text_cols = [c for c in cols if _is_text(df.schema[c])]
-        nuniq = df.select(pl.col(c).n_unique() for c in text_cols).row(0) if text_cols else ()
-        low = {c for c, u in zip(text_cols, nuniq) if u <= VALUE_CAP}
+        counting = [c for c in cols if self._column(c).values is not None]
+        vcs = self._value_counts(df, counting)
+        self._batch_counts = vcs
+        low = {c for c in counting if _is_text(df.schema[c]) and vcs[c].height <= VALUE_CAP}
         rest = [c for c in cols if c not in low]
         agg = self._aggregates(df, rest) if rest else {}
         n = df.height
@@ -268,9 +334,12 @@ class TableSplitProfiler:
             col.count += n
             sentinels: Counter[str] | None = None
             non_numeric_values: list[str] | None = None
+            vc = vcs.get(c)
+            values: list[Any] = []
+            counts: list[int] = []
+            if vc is not None:
+                values, counts = vc.get_column(c).to_list(), vc.get_column("__n__").to_list()
             if c in low:
-                vc = df.get_column(c).value_counts()
-                values, counts = vc.get_column(c).to_list(), vc.get_column(vc.columns[1]).to_list()
                 a, sentinels, non_numeric_values = self._from_counts(values, counts)
             else:
                 i = rest.index(c)
@@ -300,11 +369,11 @@ class TableSplitProfiler:
                 col.sentinels.update(sentinels)
             elif sent:
                 if is_text:
-                    vc = df.select(st.alias("v")).filter(pl.col("v").is_in(self.sentinels))["v"].value_counts()
+                    svc = df.select(st.alias("v")).filter(pl.col("v").is_in(self.sentinels))["v"].value_counts()
                 else:
-                    vc = df.select(pl.col(c).cast(pl.Float64).alias("v")).filter(
+                    svc = df.select(pl.col(c).cast(pl.Float64).alias("v")).filter(
                         pl.col("v").is_in(self.numeric_sentinels))["v"].value_counts()
-                for v, count in vc.iter_rows():
+                for v, count in svc.iter_rows():
                     col.sentinels[_fmt(v)] += int(count)
             if is_text and int(a.get("nonnum") or 0) and len(col.non_numeric_examples) < col.example_cap:
                 if non_numeric_values is not None:
@@ -317,15 +386,21 @@ class TableSplitProfiler:
                 for r, v in bad.iter_rows():
                     have.setdefault(int(r), str(v))
                 col.non_numeric_examples = sorted(have.items())[: col.example_cap]
-            if c in low and col.values is not None:
-                self._add_values(col, values, counts)
-            else:
-                self._values(df, c, col, int(a.get("nuniq") or 0), missing_expr)
+            if vc is not None:
+                self._add_values(col, vc, c, is_text)
 
-    def _add_values(self, col: ColumnStats, values: list[Any], counts: list[int]) -> None:
+    def _add_values(self, col: ColumnStats, vc: pl.DataFrame, c: str, is_text: bool) -> None:
+        """Add a batch's value counts (missing tokens left out) while the column has few distinct values."""
         assert col.values is not None
+        col.distinct_lower_bound = max(col.distinct_lower_bound, vc.height - int(vc.get_column(c).null_count()))
+        if vc.height > VALUE_CAP:
+            col.values = None
+            return
+        keys = vc.get_column(c)
+        if not is_text:
+            keys = keys.cast(pl.String)
         skip = set(self.sentinels)
-        for v, n in zip(values, counts):
+        for v, n in zip(keys.to_list(), vc.get_column("__n__").to_list()):
             if v is None:
                 continue
             key = str(v)
@@ -347,36 +422,6 @@ class TableSplitProfiler:
             return raw.is_null() | num.is_nan() | num.is_in(self.numeric_sentinels)
         return raw.is_null()
 
-    def _values(self, df: pl.DataFrame, c: str, col: ColumnStats, n_unique: int, missing: pl.Expr) -> None:
-        """Exact value counts while the column has few distinct values (missing tokens left out)."""
-        col.distinct_lower_bound = max(col.distinct_lower_bound, n_unique - 1)
-        if col.values is None:
-            return
-        if n_unique > VALUE_CAP or len(col.values) + n_unique > 4 * VALUE_CAP:
-            col.values = None
-            return
-        series = df.get_column(c)
-        dt = df.schema[c]
-        if dt.is_nested():
-            series = series.cast(pl.String, strict=False)
-        elif not _is_text(dt):
-            if dt.is_float():
-                series = series.fill_nan(None)
-            series = series.cast(pl.String)
-        skip = set(self.sentinels)
-        for v, n in series.value_counts().iter_rows():
-            if v is None:
-                continue
-            key = str(v)
-            stripped = key.strip()
-            if not stripped or stripped in skip:
-                continue
-            col.values[key] += int(n)
-        if len(col.values) > VALUE_CAP:
-            col.values = None
-        else:
-            col.distinct_lower_bound = len(col.values)
-
     # -- hashes and labels ----------------------------------------------------------------
     def _hashes(self, df: pl.DataFrame) -> None:
         features = [c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns]
@@ -386,46 +431,53 @@ class TableSplitProfiler:
         label = None
         if self.label and self.label in df.columns:
             label = df.get_column(self.label).cast(pl.String).hash(HASH_SEED).to_numpy()
-        norm = None
+        index = row_index(df)
         if self.text and self.text in df.columns:
-            text = pl.col(self.text)
-            as_text = text.cast(pl.String)
-            unicode = bool(df.select((as_text.str.len_bytes() != as_text.str.len_chars()).any()).item())
-            norm, raw = df.select(normalised_text(text, unicode).hash(HASH_SEED).alias("n"),
-                                  text.cast(pl.String).hash(HASH_SEED).alias("r")).get_columns()
-            self.stats.hashes.add(df.get_column(ROW).to_numpy(), content, label, norm.to_numpy(), raw.to_numpy())
+            text = df.get_column(self.text).cast(pl.String)
+            unicode = bool((text.str.len_bytes() != text.str.len_chars()).any())
+            norm = normalised_text(text, unicode).hash(HASH_SEED).to_numpy()
+            raw = text.hash(HASH_SEED).to_numpy()
+            self.stats.hashes.add(index, content, label, norm, raw)
             return
-        self.stats.hashes.add(df.get_column(ROW).to_numpy(), content, label)
+        self.stats.hashes.add(index, content, label)
 
     def _labels(self, df: pl.DataFrame) -> None:
         labels = self.stats.labels
         assert labels is not None and self.label is not None
         col = df.get_column(self.label).cast(pl.String)
-        present = df.select(ROW, col.alias("y")).filter(pl.col("y").is_not_null() & (pl.col("y").str.strip_chars() != ""))
-        miss = df.height - present.height
+        vc = self._batch_counts.get(self.label)
+        if vc is None or vc.schema[self.label] != pl.String:
+            vc = col.value_counts(name="__n__")
+        values: list[str | None] = vc.get_column(self.label).to_list()
+        counts: list[int] = vc.get_column("__n__").to_list()
+        missing_values = [v for v in values if v is None or not v.strip()]
+        miss = sum(n for v, n in zip(values, counts) if v is None or not v.strip())
         if miss:
             labels.missing += miss
             if len(labels.missing_rows) < labels.example_cap:
-                rows = df.filter(col.is_null() | (col.str.strip_chars() == "")).get_column(ROW).head(labels.example_cap)
+                blank = col.is_null() | col.is_in([v for v in missing_values if v is not None])
+                rows = df.get_column(ROW).filter(blank).head(labels.example_cap)
                 labels.missing_rows = sorted(set(labels.missing_rows) | set(rows.to_list()))[: labels.example_cap]
         if labels.counts is None:
             return
-        if present.get_column("y").n_unique() > LABEL_CAP:
+        present = {v: n for v, n in zip(values, counts) if v is not None and v.strip()}
+        if len(present) > LABEL_CAP:
             labels.counts = None
             return
-        grouped = present.group_by("y", maintain_order=True).agg(
-            pl.len().alias("n"), pl.col(ROW).head(labels.example_cap).alias("rows"))
-        counts: dict[str, int] = {}
+        # first rows per label: only for labels that still lack examples
+        wanted = [v for v in present if len(labels.first_rows.get(v, ())) < labels.example_cap]
         first: dict[str, list[int]] = {}
-        for value, n, rows in grouped.iter_rows():
-            counts[value] = int(n)
-            first[value] = list(rows)
-        labels.add_counts(Counter(counts), first)
+        if wanted:
+            grouped = (df.select(ROW, col.alias("y")).filter(pl.col("y").is_in(wanted))
+                       .group_by("y").agg(pl.col(ROW).head(labels.example_cap)))
+            first = {v: list(rows) for v, rows in grouped.iter_rows()}
+        labels.add_counts(Counter(present), first)
         names: dict[int, str] = self.stats.extra.setdefault("label_names", {})
         if len(names) < 10_000:
-            values = grouped.get_column("y")
-            for h, v in zip(values.hash(HASH_SEED).to_list(), values.to_list()):
+            fresh = pl.Series([v for v in present if v not in self._named], dtype=pl.String)
+            for h, v in zip(fresh.hash(HASH_SEED).to_list(), fresh.to_list()):
                 names[int(h)] = v
+                self._named.add(v)
 
 
 def _fmt(v: object) -> str:

@@ -387,7 +387,7 @@ def _arrow_to_frame(
         if isinstance(chunked.type, pa.ExtensionType):  # datasets' ArrayND extension types
             chunked = pa.chunked_array([c.storage for c in chunked.chunks], type=chunked.type.storage_type)
         try:
-            series = pl.Series(name, pl.from_arrow(pa.table({name: chunked}))[name])  # type: ignore[index]
+            series = pl.Series(name, pl.from_arrow(pa.table({name: chunked}))[name])  # type: ignore[index,unused-ignore]
         except Exception:
             series = pl.Series(name, [_json_text(v) for v in chunked.to_pylist()], dtype=pl.String)
             notes.add(f"column {name!r} has a type polars cannot hold: audited as its JSON text")
