@@ -7,8 +7,8 @@ tuple of figures per image, never pixels.
 
 Per image we compute:
 
-* ``byte_hash``: xxh3-64 of the file's bytes;
-* the content hash: xxh3-64 of mode, size and decoded pixel bytes, so a lossless
+* ``byte_hash``: xxh64 of the file's bytes;
+* the content hash: xxh64 of mode, size and decoded pixel bytes, so a lossless
   re-save (another PNG compression level, stripped metadata) is the same image.
   JPEGs whose sides are both at least :data:`DRAFT_MIN_SIDE` are decoded with
   pillow's ``draft`` (libjpeg DCT scaling) to at least :data:`DRAFT_TARGET` pixels
@@ -20,13 +20,14 @@ Per image we compute:
   median);
 * width, height, aspect (width / height), mode, channel count (palette images
   count as the RGB(A) they decode to), format;
-* per-channel mean and standard deviation of R, G, B on a 0-255 scale, from
-  pillow's histogram of the image box-reduced by an integer factor to a short
-  side of 64-127 px (means are exact; standard deviations measure contrast at
-  that scale; smaller images are used as they are); grey images give the same
-  figure for the three channels and alpha is ignored; brightness (ITU-R 601 luma
-  of the channel means) and ``pixel_std``, the largest channel standard
-  deviation; ``near_constant`` when it is below :data:`NEAR_CONSTANT_STD`.
+* per-channel mean and standard deviation of R, G, B on a 0-255 scale, of the
+  image box-reduced by an integer factor to a short side of 32-63 px (the pHash
+  thumbnail's scale; smaller images are used as they are): means are those of the
+  full image up to rounding, standard deviations measure contrast at that scale;
+  grey images give the same figure for the three channels and alpha is ignored;
+  brightness (ITU-R 601 luma of the channel means) and ``pixel_std``, the largest
+  channel standard deviation; ``near_constant`` when it is below
+  :data:`NEAR_CONSTANT_STD`.
 
 Broken files never raise: they become :class:`~dataaudit.sources.base.FileProblem`
 of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
@@ -68,7 +69,7 @@ from dataaudit.sources.images import ImageRecord, sniff_image
 if TYPE_CHECKING:
     from dataaudit.config import Config
 
-HASH_SCHEME = "xxh3_64-image-pixels-v1"
+HASH_SCHEME = "xxh64-image-pixels-v2"
 """:attr:`ItemHashes.scheme` of image content hashes."""
 
 DRAFT_MIN_SIDE = 1024
@@ -76,7 +77,9 @@ DRAFT_TARGET = 512
 NEAR_CONSTANT_STD = 2.0
 """Luma standard deviation (0-255 scale) under which an image is near-constant."""
 TASK_ITEMS = 128
-"""Images per task sent to a worker process."""
+"""Images per task sent to a worker process (fewer, larger tasks: less pool traffic)."""
+_FIGURE_BLOCK = 16
+"""Statistics images processed per numpy call in :func:`_figures`."""
 INFLIGHT_PER_WORKER = 4
 INLINE_MAX = 64
 """Datasets with fewer images are decoded in this process (no pool start-up)."""
@@ -185,8 +188,12 @@ def _decode_one(data: bytes) -> Decoded:
         im.draft(mode, (math.ceil(width / factor), math.ceil(height / factor)))
         scale = max(1, round(width / im.size[0]))
     im.load()
-    content = _pixel_hash(im, _content_seed(mode, width, height, scale))
-    small = _reduced(_to_8bit(im))
+    seed = _content_seed(mode, width, height, scale)
+    if mode in ("P", "PA"):
+        # the same indices under another palette are another picture
+        seed = _hash(bytes(im.getpalette() or b""), seed)
+    content = _pixel_hash(im, seed)
+    small = _reduced(im if mode in ("RGB", "L") else _to_8bit(im))
     pixels: bytes = small.tobytes()
     sw, sh = small.size
     thumb = pixels if (sw, sh) == (_PHASH_N, _PHASH_N) else _resized(small)
@@ -220,12 +227,25 @@ _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.restype = ctypes.c_void_p
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
-_ARROW_LAYOUT = {"L": (b"C", 1), "RGB": (b"+w:4", 4), "RGBA": (b"+w:4", 4)}
-"""Modes hashed in place: the Arrow format pillow exports them as and bytes per pixel."""
+_ARROW_PIXEL_BYTES = {"L": 1, "RGB": 4, "RGBA": 4}
+"""Modes hashed in place, and the bytes per pixel pillow stores (and exports) them with."""
+_ARROW_CHECKED: set[str] = set()
+"""Modes whose Arrow export this process has checked against :data:`_ARROW_PIXEL_BYTES`."""
+
+
+def _hash(data: Any, seed: int = 0) -> int:
+    """xxh64 of a buffer: the hash of file bytes and of pixels in the workers.
+
+    Not xxh3: its vectorised path (inputs over 240 bytes) uses AVX-512 where the
+    CPU has it, and here that made the pillow and libjpeg-turbo code that ran
+    next about 10 us per image slower (a 128x128 JPEG decodes in ~120 us), more
+    than xxh3 saves over xxh64 (~3 us on 64 KiB).
+    """
+    return xxhash.xxh64_intdigest(data, seed=seed)
 
 
 def _pixel_hash(im: Any, seed: int) -> int:
-    """xxh3-64 of the decoded pixels of ``im``, read in place where pillow exports them.
+    """xxh64 of the decoded pixels of ``im``, read in place where pillow exports them.
 
     Pillow (11.2+) exports an image held in one block of memory through the Arrow C
     data interface; hashing that buffer saves a copy of every image (``tobytes``
@@ -235,27 +255,40 @@ def _pixel_hash(im: Any, seed: int) -> int:
     to that). Other modes, older pillow and images spread over several blocks
     (large ones) are hashed from ``tobytes``; identical images take the same path.
     """
-    layout = _ARROW_LAYOUT.get(im.mode)
-    if layout is not None:
+    mode = im.mode
+    pixel_bytes = _ARROW_PIXEL_BYTES.get(mode)
+    if pixel_bytes is not None:
         try:
             schema_capsule, array_capsule = im.__arrow_c_array__()
         except (AttributeError, ValueError):
             pass  # pillow without Arrow export, or rows not contiguous in memory
         else:
-            fmt, pixel_bytes = layout
-            schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
-            array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
-            if pixel_bytes > 1 and schema.format == fmt and array.n_children == schema.n_children == 1:
-                if schema.children[0].contents.format != b"C":
-                    return xxhash.xxh3_64_intdigest(im.tobytes(), seed=seed)
-                array = array.children[0].contents
-            nbytes = im.size[0] * im.size[1] * pixel_bytes
-            if schema.format == fmt and array.length == nbytes and array.offset == 0 and array.n_buffers == 2:
-                pointer = array.buffers[1]
-                if pointer:
+            if mode not in _ARROW_CHECKED and not _arrow_layout_ok(schema_capsule, pixel_bytes):
+                _ARROW_PIXEL_BYTES.pop(mode, None)  # an unexpected export: use tobytes from now on
+            else:
+                _ARROW_CHECKED.add(mode)
+                array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
+                if pixel_bytes > 1:
+                    array = array.children[0].contents
+                nbytes = im.size[0] * im.size[1] * pixel_bytes
+                pointer = array.buffers[1] if array.n_buffers == 2 else None
+                if pointer and array.length == nbytes and array.offset == 0:
                     # the capsules own the exported memory and are alive until we return
-                    return xxhash.xxh3_64_intdigest((ctypes.c_char * nbytes).from_address(pointer), seed=seed)
-    return xxhash.xxh3_64_intdigest(im.tobytes(), seed=seed)
+                    return _hash((ctypes.c_char * nbytes).from_address(pointer), seed)
+    return _hash(im.tobytes(), seed)
+
+
+def _arrow_layout_ok(schema_capsule: Any, pixel_bytes: int) -> bool:
+    """Whether pillow exports the mode as we read it: ``uint8`` pixels, or
+    fixed-size lists of ``pixel_bytes`` ``uint8``."""
+    schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
+    if pixel_bytes == 1:
+        return bool(schema.format == b"C" and schema.n_children == 0)
+    return bool(
+        schema.format == f"+w:{pixel_bytes}".encode()
+        and schema.n_children == 1
+        and schema.children[0].contents.format == b"C"
+    )
 
 
 def _reduced(im8: Any) -> Any:
@@ -274,8 +307,8 @@ def _resized(small: Any) -> bytes:
 
 @functools.lru_cache(maxsize=256)
 def _content_seed(mode: str, width: int, height: int, scale: int) -> int:
-    """Mode, size and draft scale folded into the xxh3 seed of the pixel hash."""
-    return xxhash.xxh3_64_intdigest(f"{mode}|{width}x{height}|{scale}".encode())
+    """Mode, size and draft scale folded into the seed of the pixel hash."""
+    return _hash(f"{mode}|{width}x{height}|{scale}".encode())
 
 
 def phash_batch(luma32: np.ndarray) -> np.ndarray:
@@ -318,7 +351,9 @@ def _figures(items: list[tuple[bytes, int, int, bytes]]) -> tuple[np.ndarray, np
         groups.setdefault((w, h, len(pixels) // max(w * h, 1)), []).append(i)
         if thumb is not pixels:
             odd.setdefault(len(thumb) // (_PHASH_N * _PHASH_N), []).append(i)
-    for (w, h, bands), members in groups.items():
+    # blocks of a few dozen images: the float64 temporaries stay in cache
+    blocks = [(key, g[s : s + _FIGURE_BLOCK]) for key, g in groups.items() for s in range(0, len(g), _FIGURE_BLOCK)]
+    for (w, h, bands), members in blocks:
         x = np.frombuffer(b"".join([items[i][0] for i in members]), dtype=np.uint8)
         x = x.reshape(len(members), w * h, bands).astype(np.float64)
         # sums as matrix products: numpy's reductions over the middle axis are several times slower
@@ -371,7 +406,7 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
                 except OSError as exc:
                     errors.append((idx, 0, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
                     continue
-            byte_hash = xxhash.xxh3_64_intdigest(data)
+            byte_hash = _hash(data)
             if not data:
                 errors.append((idx, byte_hash, "empty", "the file is empty (0 bytes)"))
                 continue
