@@ -21,6 +21,11 @@ from dataaudit.sources.base import Batch, Dataset
 def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | None = None) -> list[Finding]:
     """Every registered check on ``stats``; ignores and severity overrides applied."""
     ctx = CheckContext(config=config, extras=extras or {})
+    if not all(i in config.ignore for i in ("duplicates", "split_overlap", "near_duplicates",
+                                             "near_split_overlap", "conflicting_labels")):
+        from dataaudit.checks.duplicates import precompute
+
+        precompute(stats)
     findings: list[Finding] = []
     for spec in iter_specs():
         if all(i in config.ignore for i in spec.ids):

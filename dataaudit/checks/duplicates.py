@@ -6,6 +6,7 @@ near copies use the normalised-text hash (text) or the perceptual hash (images).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,35 +21,40 @@ from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
 
-def repeated(keys: np.ndarray) -> np.ndarray:
-    """Positions of the items whose key occurs more than once (ascending).
+def repeated(hashes: ItemHashes, kind: str) -> np.ndarray:
+    """Positions of the items whose ``kind`` hash occurs more than once (ascending).
 
-    One sort of the keys finds the repeated values (the common case, none, stops
-    there); a hash lookup of those few values then finds their items.
+    Sorting the upper 32 bits (half the memory of sorting the hashes) finds the
+    candidates; in the common case, no repeats, that is all. Otherwise the
+    candidates' full 64-bit hashes decide, chunk by chunk, so a large split is
+    never copied whole.
     """
-    if len(keys) < 2:
-        return np.zeros(0, dtype=np.int64)
-    s = np.sort(keys)
-    same = s[1:] == s[:-1]
+    e = np.zeros(0, dtype=np.int64)
+    if len(hashes) < 2 or not hashes.has(kind):
+        return e
+    hi = hashes.high32(kind)
+    hi.sort()
+    same = hi[1:] == hi[:-1]
     if not same.any():
-        return np.zeros(0, dtype=np.int64)
-    values = np.unique(s[1:][same])
-    del s, same
-    hit = pl.Series(keys).is_in(pl.Series(values).implode())
-    return np.flatnonzero(hit.to_numpy())
-
-
-def split_keys(split: SplitStats, kind: str) -> np.ndarray | None:
-    """A split's ``content`` hashes or its normalised-text (``norm``) hashes."""
-    return split.hashes.content if kind == "content" else split.hashes.norm
+        return e
+    values = np.unique(hi[1:][same])
+    del hi, same
+    cand: list[np.ndarray] = []
+    at = 0
+    for part in hashes.parts(kind):
+        cand.append(at + np.flatnonzero(np.isin((part >> np.uint64(32)).astype(np.uint32), values)))
+        at += len(part)
+    pos = np.concatenate(cand)
+    keys = hashes.take(kind, pos)
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return pos[counts[inverse] > 1]
 
 
 def repeated_in(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
     """Positions of the items of ``split`` whose ``kind`` key repeats within it (shared by the checks)."""
     cache = stats.derived.setdefault("repeated", {})
     if (split.name, kind) not in cache:
-        keys = split_keys(split, kind)
-        cache[split.name, kind] = repeated(keys) if keys is not None else np.zeros(0, dtype=np.int64)
+        cache[split.name, kind] = repeated(split.hashes, kind)
     out: np.ndarray = cache[split.name, kind]
     return out
 
@@ -86,27 +92,47 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     """
     cache = stats.derived.setdefault("shared", {})
     if (ref.name, kind) not in cache:
-        keys = split_keys(ref, kind)
         ordered = stats.ordered
         later = ordered[ordered.index(ref) + 1:] if ref in ordered else [s for s in ordered if s is not ref]
-        others = [k for s in later if (k := split_keys(s, kind)) is not None and len(k)]
+        others = [s.hashes.series(kind) for s in later if len(s.hashes) and s.hashes.has(kind)]
         hit = np.zeros(0, dtype=np.int64)
-        if keys is not None and len(keys) and others:
-            wanted = pl.concat([pl.Series(k) for k in others]).unique()
-            hit = np.flatnonzero(pl.Series(keys).is_in(wanted.implode()).to_numpy())
+        if len(ref.hashes) and ref.hashes.has(kind) and others:
+            wanted = pl.concat(others).unique()
+            hit = np.flatnonzero(ref.hashes.series(kind).is_in(wanted.implode()).to_numpy())
         cache[ref.name, kind] = hit
     out: np.ndarray = cache[ref.name, kind]
     return out
 
 
+def precompute(stats: DatasetStats) -> None:
+    """Build the shared indexes (repeated keys per split, keys shared with later splits) two at a time.
+
+    Sorting and hashing release the GIL, so on a machine with two or more cores
+    the indexes of different splits and kinds are built side by side before the
+    checks read them; the checks would build any missing one themselves.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs: list[tuple[Any, SplitStats, str]] = []
+    for kind in ("content", "norm"):
+        for split in stats.ordered:
+            if len(split.hashes) < 2 or not split.hashes.has(kind):
+                continue
+            jobs.append((repeated_in, split, kind))
+            jobs.append((shared_with_others, split, kind))
+    jobs.sort(key=lambda job: -len(job[1].hashes))  # largest first
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        for future in [pool.submit(func, stats, split, kind) for func, split, kind in jobs]:
+            future.result()
+
+
 def lookup(stats: DatasetStats, ref: SplitStats, kind: str, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each query key: is it among ``ref``'s ``kind`` keys, and the smallest ref item index holding it."""
     n = len(query)
-    keys = split_keys(ref, kind)
     pos = shared_with_others(stats, ref, kind)
-    if keys is None or len(pos) == 0 or n == 0:
+    if len(pos) == 0 or n == 0:
         return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
-    first = (pl.DataFrame({"k": pl.Series(keys[pos]), "i": ref.hashes.index_at(pos)})
+    first = (pl.DataFrame({"k": pl.Series(ref.hashes.take(kind, pos)), "i": ref.hashes.index_at(pos)})
              .group_by("k").agg(pl.col("i").min()))
     found = pl.Series("k", query).to_frame().join(first, on="k", how="left", maintain_order="left").get_column("i")
     return found.is_not_null().to_numpy(), found.fill_null(0).to_numpy()
@@ -133,7 +159,7 @@ def duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         if len(h) < 2:
             continue
         rep = repeated_in(stats, split, "content")  # equal rows have equal content first of all
-        order, starts, sizes = group(h.content[rep] ^ splitmix64(h.label[rep]), rep, h)
+        order, starts, sizes = group(h.take("content", rep) ^ splitmix64(h.take("label", rep)), rep, h)
         if len(starts) == 0:
             continue
         idx = h.index_at(order)
@@ -196,47 +222,44 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         )
 
 
-def _text_near(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(raw text hash, normalised text hash)`` per item of a text split."""
-    norm = split.hashes.norm
-    raw = split.hashes.raw_text()
-    if norm is None or raw is None:
-        return None
-    return raw, norm
+def _text_near(split: SplitStats) -> bool:
+    """Whether the split has normalised and raw text hashes for every item."""
+    return split.hashes.has("norm") and split.hashes.has("raw")
 
 
-def _near_in_groups(stats: DatasetStats, split: SplitStats, raw: np.ndarray, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _near_in_groups(stats: DatasetStats, split: SplitStats) -> tuple[np.ndarray, np.ndarray]:
     """Items whose normalised text equals an earlier item's while the raw text differs.
 
     Vectorised: returns ``(item, first item of its group)`` index arrays.
     """
     hashes = split.hashes
     rep = repeated_in(stats, split, "norm")
-    order, starts, sizes = group(norm[rep], rep, hashes)
+    order, starts, sizes = group(hashes.take("norm", rep), rep, hashes)
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     member = np.repeat(np.arange(len(starts)), sizes)
     firsts = order[starts[member]]
-    differs = (raw[order] != raw[firsts]) & (order != firsts)
+    differs = (hashes.take("raw", order) != hashes.take("raw", firsts)) & (order != firsts)
     return hashes.index_at(order[differs]), hashes.index_at(firsts[differs])
 
 
-def _near_text_across(
-    stats: DatasetStats, ref: SplitStats, other: SplitStats, text: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+def _near_text_across(stats: DatasetStats, ref: SplitStats, other: SplitStats) -> tuple[np.ndarray, np.ndarray]:
     """Items of ``other`` whose normalised text occurs in ``ref`` while that exact text does not.
 
     Returns ``(other item index, earliest ref item index with the same normalised text)``.
     """
-    raw, norm = text
+    norm = other.hashes.norm
+    raw = other.hashes.raw_text()
+    if norm is None or raw is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     hit, where = lookup(stats, ref, "norm", norm)
     pos = np.flatnonzero(hit)
-    ref_norm, ref_raw = ref.hashes.norm, ref.hashes.raw_text()
-    if len(pos) == 0 or ref_norm is None or ref_raw is None:
+    if len(pos) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     # exact copies (same normalised and same raw text as some ref item) are split_overlap's, not near copies
     ref_pos = shared_with_others(stats, ref, "norm")
-    pairs = pl.DataFrame({"n": ref_norm[ref_pos], "r": ref_raw[ref_pos], "x": True}).unique()
+    pairs = pl.DataFrame({"n": ref.hashes.take("norm", ref_pos), "r": ref.hashes.take("raw", ref_pos),
+                          "x": True}).unique()
     exact = (pl.DataFrame({"n": norm[pos], "r": raw[pos]})
              .join(pairs, on=["n", "r"], how="left", maintain_order="left")
              .get_column("x").is_not_null().to_numpy())
@@ -273,8 +296,8 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
         pairs: list[tuple[int, int, int | None]] = []
         extra_count = 0
         text = _text_near(split)
-        if text is not None:
-            items, firsts = _near_in_groups(stats, split, *text)
+        if text:
+            items, firsts = _near_in_groups(stats, split)
             pairs.extend((int(a), int(b), None) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
                                                                  firsts[: 10 * ctx.example_cap].tolist()))
             extra_count = max(0, len(items) - 10 * ctx.example_cap)
@@ -323,9 +346,8 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
     p = ctx.params("near_split_overlap")
     for earlier, later, vs_ref in _overlap_pairs(stats):
         matches: dict[int, tuple[int, int | None]] = {}
-        lt, et = _text_near(later), _text_near(earlier)
-        if lt is not None and et is not None:
-            for a, b in zip(*_near_text_across(stats, earlier, later, lt)):
+        if _text_near(later) and _text_near(earlier):
+            for a, b in zip(*_near_text_across(stats, earlier, later)):
                 matches.setdefault(int(a), (int(b), None))
         lp, ep = _phash(later), _phash(earlier)
         if lp is not None and ep is not None:

@@ -370,11 +370,11 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
     ref = stats.reference
     for split in stats.ordered:
         h = split.hashes
-        label = h.label
-        if len(h) < 2 or not label.any():
+        if len(h) < 2 or not h.has("label"):
             continue
         rep = repeated_in(stats, split, "content")
-        order, starts, sizes = group(h.content[rep], rep, h)
+        order, starts, sizes = group(h.take("content", rep), rep, h)
+        label = dict(zip(order.tolist(), h.take("label", order).tolist()))
         idx = dict(zip(order.tolist(), h.index_at(order).tolist()))
         names = _label_names(split)
         examples: list[dict[str, Any]] = []
@@ -382,7 +382,7 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         n_groups = 0
         mixed = np.zeros(len(starts), dtype=bool)
         if len(starts):
-            lab = label[order]
+            lab = h.take("label", order)
             mixed = np.minimum.reduceat(lab, starts) != np.maximum.reduceat(lab, starts)
         for s, n in zip(starts[mixed], sizes[mixed]):
             members = order[s: s + n]
@@ -390,9 +390,9 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
             involved += int(n)
             first = members[0]
             for m in members[1:]:
-                if label[m] != label[first] and len(examples) < ctx.example_cap:
+                if label[int(m)] != label[int(first)] and len(examples) < ctx.example_cap:
                     ex = {**split.item(idx[int(m)]), "duplicate_of": split.item(idx[int(first)])}
-                    a, b = names.get(int(label[m])), names.get(int(label[first]))
+                    a, b = names.get(label[int(m)]), names.get(label[int(first)])
                     if a is not None and b is not None:
                         ex["labels"] = [a, b]
                     examples.append(ex)
@@ -410,18 +410,18 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         return
     for other in stats.others:
         oh = other.hashes
-        label = oh.label
-        if not len(oh) or not label.any():
+        if not len(oh) or not oh.has("label"):
             continue
+        other_label = oh.label
         hit, where = lookup(stats, ref, "content", oh.content)
         if not hit.any():
             continue
         # the label of the earliest ref item with the same content
         sel = shared_with_others(stats, ref, "content")
-        label_of = dict(zip(ref.hashes.index_at(sel).tolist(), ref.hashes.label[sel].tolist()))
-        ref_label = np.zeros(len(label), dtype=np.uint32)
+        label_of = dict(zip(ref.hashes.index_at(sel).tolist(), ref.hashes.take("label", sel).tolist()))
+        ref_label = np.zeros(len(other_label), dtype=np.uint32)
         ref_label[hit] = [label_of[int(w)] for w in where[hit]]
-        conflict = hit & (ref_label != label)
+        conflict = hit & (ref_label != other_label)
         count = int(conflict.sum())
         if not count:
             continue
@@ -429,7 +429,7 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         names, ref_names = _label_names(other), _label_names(ref)
         for i in np.flatnonzero(conflict)[: ctx.example_cap]:
             ex = {**other.item(int(oh.index_at(np.array([i]))[0])), "duplicate_of": ref.item(int(where[i]))}
-            a, b = names.get(int(label[i])), ref_names.get(int(ref_label[i]))
+            a, b = names.get(int(other_label[i])), ref_names.get(int(ref_label[i]))
             if a is not None and b is not None:
                 ex["labels"] = [a, b]
             examples.append(ex)

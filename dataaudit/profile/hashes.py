@@ -17,10 +17,14 @@ needs a 1-in-4-billion collision inside one group of equal rows).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dataaudit.errors import DataauditError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def hash_scheme() -> str:
@@ -137,6 +141,56 @@ class ItemHashes:
         if not self._raw or sum(len(a) for a in self._raw) != self._n:
             return None
         return self._cat(self._raw, np.uint32)
+
+    # -- part-wise access: large splits are never concatenated by the checks -----------------
+    def parts(self, kind: str) -> list[np.ndarray]:
+        """The chunks of one column: ``content``, ``label``, ``norm`` or ``raw``."""
+        parts = {"content": self._content, "label": self._label, "norm": self._norm, "raw": self._raw}[kind]
+        if kind in ("norm", "raw") and sum(len(a) for a in parts) != self._n:
+            return []
+        return parts
+
+    def has(self, kind: str) -> bool:
+        """Whether every item has a ``kind`` hash (and, for labels, any item a label)."""
+        if kind == "label":
+            return any(bool(p.any()) for p in self._label)
+        return bool(self.parts(kind)) or (kind == "content" and self._n == 0)
+
+    def series(self, kind: str) -> pl.Series:
+        """One column as a polars Series over the chunks (no copy)."""
+        import polars as pl
+
+        parts = self.parts(kind)
+        if not parts:
+            return pl.Series(kind, [], dtype=pl.UInt64)
+        return pl.concat([pl.Series(kind, p) for p in parts], rechunk=False)
+
+    def take(self, kind: str, positions: np.ndarray) -> np.ndarray:
+        """The ``kind`` hashes of the items at ``positions``."""
+        parts = self.parts(kind)
+        pos = np.asarray(positions, dtype=np.int64)
+        dtype = parts[0].dtype if parts else np.uint64
+        if len(parts) == 1:
+            return parts[0][pos]
+        out = np.empty(len(pos), dtype=dtype)
+        if len(pos) == 0 or not parts:
+            return out
+        starts = np.cumsum([0] + [len(p) for p in parts])
+        which = np.searchsorted(starts, pos, side="right") - 1
+        for k in np.unique(which):
+            sel = which == k
+            out[sel] = parts[int(k)][pos[sel] - starts[k]]
+        return out
+
+    def high32(self, kind: str) -> np.ndarray:
+        """The upper 32 bits of a 64-bit column, one new array (half the memory of a copy)."""
+        parts = self.parts(kind)
+        out = np.empty(self._n if parts else 0, dtype=np.uint32)
+        at = 0
+        for p in parts:
+            out[at: at + len(p)] = p >> np.uint64(32)
+            at += len(p)
+        return out
 
     def index(self) -> np.ndarray:
         """Item index per item (materialised: prefer :meth:`index_at` on large splits)."""

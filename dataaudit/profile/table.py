@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,7 +49,10 @@ def normalised_text(series: pl.Series, unicode: bool = True) -> pl.Series:
     if unicode:
         text = text.str.normalize("NFKC")
     low = text.str.to_lowercase()
-    odd = low.str.contains(r"\s\s|[^\S ]")
+    if unicode:
+        odd = low.str.contains(r"\s\s|[^\S ]")
+    else:  # two literal probes are cheaper than the Unicode-aware regex
+        odd = low.str.contains("  ", literal=True) | low.str.contains("[\t\n\r\x0b\x0c]")
     if odd.any():
         where = odd.arg_true()
         low = low.scatter(where, low.gather(where).str.replace_all(r"\s+", " "))
@@ -91,6 +95,19 @@ def row_index(df: pl.DataFrame) -> np.ndarray | range:
         if last - first == n - 1 and rows.is_sorted():
             return range(int(first), int(last) + 1)
     return rows.to_numpy()
+
+
+PARALLEL_ROWS = 50_000
+"""Batches at least this long have their hashes computed in a helper thread."""
+
+_HELPER: ThreadPoolExecutor | None = None
+
+
+def _helper() -> ThreadPoolExecutor:
+    global _HELPER
+    if _HELPER is None:
+        _HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataaudit-profile")
+    return _HELPER
 
 
 class TableSplitProfiler:
@@ -136,11 +153,20 @@ class TableSplitProfiler:
         if drop:
             df = df.drop(drop)
         s.rows += df.height
+        # Hashes and the sample touch other state than the column statistics: compute
+        # them beside each other (polars releases the GIL) on large batches.
+        side = _helper().submit(self._hashes_and_sample, df) if df.height >= PARALLEL_ROWS else None
         self._columns(df)
-        self._hashes(df)
         if self.label and self.label in df.columns and s.labels is not None:
             self._labels(df)
-        s.sample.update(df)
+        if side is None:
+            self._hashes_and_sample(df)
+        else:
+            side.result()
+
+    def _hashes_and_sample(self, df: pl.DataFrame) -> None:
+        self._hashes(df)
+        self.stats.sample.update(df)
 
     def result(self) -> SplitStats:
         return self.stats

@@ -36,7 +36,7 @@ import polars as pl
 
 from dataaudit.sources.base import ROW, RecordProblem
 
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 WINDOW_BYTES = 1024 * 1024
 RESTART_WINDOW_BYTES = 4096
