@@ -28,6 +28,7 @@ the statistics and findings use.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -157,20 +158,23 @@ def _ext(name: str) -> str:
     return name[dot:].lower() if dot > 0 and "/" not in name[dot:] else ""
 
 
-def _is_image_candidate(path: Path | str) -> bool:
-    ext = _ext(str(path))
-    if ext in IMAGE_EXTENSIONS:
-        return True
-    if ext in NOT_IMAGE_EXTENSIONS:
-        return False
-    return _sniff_file(Path(path)) is not None
+@dataclass
+class _Folder:
+    """One walk of a folder tree: its image candidates and what the layout decision needs."""
+
+    items: list[tuple[str, int, str]]
+    """``(path relative to the folder with '/' separators, size in bytes or -1,
+    lower-case extension)`` of every image candidate, unsorted."""
+    images: int
+    """Files with an image extension."""
+    tables: int
+    """Table files (other than image metadata files)."""
 
 
-def _walk_images(folder: Path, skip: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
-    """Image candidates under ``folder`` (recursively), unsorted: ``(path relative to
-    folder with '/' separators, size in bytes or -1)``. ``skip`` names files directly
-    in ``folder`` to leave out."""
-    out: list[tuple[str, int]] = []
+def _walk(folder: Path) -> _Folder:
+    """Walk ``folder`` once (recursively, hidden names skipped, symlinked folders followed)."""
+    items: list[tuple[str, int, str]] = []
+    images = tables = 0
     stack: list[tuple[str, str]] = [(str(folder), "")]
     while stack:
         current, prefix = stack.pop()
@@ -189,29 +193,21 @@ def _walk_images(folder: Path, skip: frozenset[str] = frozenset()) -> list[tuple
             if is_dir:
                 stack.append((entry.path, f"{prefix}{name}/"))
                 continue
-            if not prefix and name in skip:
-                continue
-            if _is_image_candidate(entry.path):
-                try:
-                    size = entry.stat(follow_symlinks=True).st_size
-                except OSError:
-                    size = -1
-                out.append((prefix + name, size))
-    return out
-
-
-def _count_files(folder: Path) -> tuple[int, int]:
-    """(image candidates by extension, table files) directly in and below ``folder``."""
-    images = tables = 0
-    for _dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not _hidden(d)]
-        for name in filenames:
             ext = _ext(name)
             if ext in IMAGE_EXTENSIONS:
                 images += 1
-            elif ext in TABLE_EXTENSIONS and name not in METADATA_NAMES and not _hidden(name):
-                tables += 1
-    return images, tables
+            elif ext in NOT_IMAGE_EXTENSIONS:
+                if ext in TABLE_EXTENSIONS and name not in METADATA_NAMES:
+                    tables += 1
+                continue
+            elif _sniff_file(Path(entry.path)) is None:
+                continue
+            try:
+                size = entry.stat(follow_symlinks=True).st_size
+            except OSError:
+                size = -1
+            items.append((prefix + name, size, ext))
+    return _Folder(items, images, tables)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -254,19 +250,23 @@ def _names_files(path: Path) -> bool:
 # -- layouts ------------------------------------------------------------------------
 
 
-def _folder_records(root: Path, folder: Path, labelled: bool) -> tuple[list[ImageRecord], list[int], Counter[str]]:
+def _folder_records(
+    root: Path, folder: Path, labelled: bool, walked: _Folder | None = None
+) -> tuple[list[ImageRecord], list[int], Counter[str]]:
     base = _rel(folder, root)
     prefix = f"{base}/" if base and base != "." else ""
-    items = sorted((prefix + rel, rel, size) for rel, size in _walk_images(folder))
+    items = sorted((prefix + rel, rel, size, ext) for rel, size, ext in (walked or _walk(folder)).items)
     records: list[ImageRecord] = []
     sizes: list[int] = []
     exts: Counter[str] = Counter()
-    for i, (rel_root, rel_split, size) in enumerate(items):
-        parts = rel_split.split("/")
-        label = parts[0] if labelled and len(parts) > 1 else None
+    ext_counts: dict[str, int] = {}
+    for i, (rel_root, rel_split, size, ext) in enumerate(items):
+        slash = rel_split.find("/")
+        label = rel_split[:slash] if labelled and slash >= 0 else None
         records.append(ImageRecord(i, rel_root, None, label))
         sizes.append(size)
-        exts[_ext(rel_root) or "(none)"] += 1
+        ext_counts[ext] = ext_counts.get(ext, 0) + 1
+    exts.update({ext or "(none)": n for ext, n in ext_counts.items()})
     return records, sizes, exts
 
 
@@ -301,25 +301,29 @@ def _read_metadata(path: Path, label: str | None) -> tuple[list[tuple[str, str |
 
 
 def _metadata_records(
-    root: Path, folder: Path, meta: Path, label: str | None, notes: list[str]
+    root: Path, folder: Path, meta: Path, label: str | None, notes: list[str], walked: _Folder | None = None
 ) -> tuple[list[ImageRecord], list[int], Counter[str], str | None]:
     rows, column = _read_metadata(meta, label)
     seen: dict[str, str | None] = {}
+    base = _rel(folder, root)
+    prefix = f"{base}/" if base and base != "." else ""
+    resolved_root = root.resolve()
     for name, value in rows:
-        rel = (folder / name.replace("\\", "/")).resolve()
-        try:
-            key = _rel(rel, root.resolve())
-        except ValueError:
-            notes.append(f"{_rel(meta, root)}: file_name {name!r} points outside the dataset; skipped")
-            continue
+        posix = name.replace("\\", "/")
+        # a relative name is normalised as text (one resolve() per row costs syscalls)
+        key = posixpath.normpath(prefix + posix) if not posixpath.isabs(posix) else ""
+        if not key or key == ".." or key.startswith("../"):
+            try:
+                key = _rel((folder / posix).resolve(), resolved_root)
+            except ValueError:
+                notes.append(f"{_rel(meta, root)}: file_name {name!r} points outside the dataset; skipped")
+                continue
         if key in seen:
             notes.append(f"{_rel(meta, root)}: {name!r} is listed more than once; the first entry is used")
             continue
         seen[key] = value
-    base = _rel(folder, root)
-    prefix = f"{base}/" if base and base != "." else ""
-    on_disk = {prefix + rel for rel, _ in _walk_images(folder, skip=frozenset(METADATA_NAMES))}
-    unlisted = on_disk - set(seen)
+    on_disk = {prefix + rel: size for rel, size, _ in (walked or _walk(folder)).items}
+    unlisted = on_disk.keys() - seen.keys()
     if unlisted:
         notes.append(
             f"{len(unlisted)} image file(s) in {_rel(folder, root) or '.'} are not named in "
@@ -330,10 +334,13 @@ def _metadata_records(
     exts: Counter[str] = Counter()
     for i, key in enumerate(sorted(seen)):
         records.append(ImageRecord(i, key, None, seen[key]))
-        try:
-            sizes.append((root / key).stat().st_size)
-        except OSError:
-            sizes.append(-1)
+        size = on_disk.get(key)
+        if size is None:  # named by the metadata but not an image candidate of the walk
+            try:
+                size = (root / key).stat().st_size
+            except OSError:
+                size = -1
+        sizes.append(size)
         exts[_ext(key) or "(none)"] += 1
     return records, sizes, exts, column
 
@@ -358,11 +365,9 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
     notes: list[str] = []
 
     if split_dirs:
-        images = tables = 0
-        for dirs in split_dirs.values():
-            for d in dirs:
-                i, t = _count_files(d)
-                images, tables = images + i, tables + t
+        walks = {d: _walk(d) for dirs in split_dirs.values() for d in dirs}
+        images = sum(w.images for w in walks.values())
+        tables = sum(w.tables for w in walks.values())
         has_meta = any(_metadata_file(d) is not None for dirs in split_dirs.values() for d in dirs)
         if not has_meta and not forced and tables and tables >= images:
             return None  # table shards in split folders
@@ -381,11 +386,11 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
             folder = dirs[0]
             meta = _metadata_file(folder)
             if meta is not None:
-                recs, sizes, exts, column = _metadata_records(root, folder, meta, config.label, notes)
+                recs, sizes, exts, column = _metadata_records(root, folder, meta, config.label, notes, walks[folder])
                 layouts.add("imagefolder_metadata")
                 label_columns.add(column)
             else:
-                recs, sizes, exts = _folder_records(root, folder, labelled=True)
+                recs, sizes, exts = _folder_records(root, folder, labelled=True, walked=walks[folder])
                 layouts.add("imagefolder")
                 label_columns.add("label" if any(r.label is not None for r in recs) else None)
             listing.splits[name] = recs
@@ -410,14 +415,14 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
             root, "imagefolder_metadata", {"train": recs}, {"train": ""}, column, {"train": sizes}, exts, notes
         )
 
-    images, tables = _count_files(root)
-    if tables and tables >= images and not forced:
+    walked = _walk(root)
+    if walked.tables and walked.tables >= walked.images and not forced:
         return None
-    loose = [p for p in root.iterdir() if p.is_file() and not _hidden(p.name) and _is_image_candidate(p)]
-    class_dirs = [d for d in subdirs if _walk_images(d)]
+    loose = [rel for rel, _, _ in walked.items if "/" not in rel]
+    class_dirs = {rel[: rel.index("/")] for rel, _, _ in walked.items if "/" in rel}
     if not class_dirs and not loose:
         return None
-    recs, sizes, exts = _folder_records(root, root, labelled=bool(class_dirs))
+    recs, sizes, exts = _folder_records(root, root, labelled=bool(class_dirs), walked=walked)
     if loose and class_dirs:
         notes.append(f"{len(loose)} image(s) directly in the dataset folder have no class folder and no label")
     layout = "class_folders" if class_dirs else "flat"
