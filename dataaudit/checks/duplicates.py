@@ -39,10 +39,12 @@ def repeated(hashes: ItemHashes, kind: str) -> np.ndarray:
         return e
     values = np.unique(hi[1:][same])
     del hi, same
+    wanted = pl.Series(values).implode()
     cand: list[np.ndarray] = []
     at = 0
     for part in hashes.parts(kind):
-        cand.append(at + np.flatnonzero(np.isin((part >> np.uint64(32)).astype(np.uint32), values)))
+        high = pl.Series((part >> np.uint64(32)).astype(np.uint32))
+        cand.append(at + np.flatnonzero(high.is_in(wanted).to_numpy()))
         at += len(part)
     pos = np.concatenate(cand)
     keys = hashes.take(kind, pos)

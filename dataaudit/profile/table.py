@@ -59,6 +59,27 @@ def normalised_text(series: pl.Series, unicode: bool = True) -> pl.Series:
     return low.str.strip_chars()
 
 
+NEEDS_NORMALISING = r"[A-Z\t\n\x0b\x0c\r\x{80}-\x{10FFFF}]|  |^ | $"
+"""Text that :func:`normalised_text` could change: capitals, whitespace other than single inner
+spaces, anything outside ASCII (NFKC, Unicode case). Other text is its own normal form."""
+
+
+def normalised_hash(text: pl.Series, raw_hash: np.ndarray) -> np.ndarray:
+    """Hash of each value's :func:`normalised_text`, given the hash of the value itself.
+
+    Most text is already in normal form (lower case, single spaces, ASCII), and
+    there the two hashes are equal: one scan finds the values that are not, and
+    only those are normalised and hashed again.
+    """
+    needs = text.str.contains(NEEDS_NORMALISING)
+    if not needs.any():
+        return raw_hash
+    where = needs.arg_true()
+    out = raw_hash.copy()
+    out[where.to_numpy()] = normalised_text(text.gather(where)).hash(HASH_SEED).to_numpy()
+    return out
+
+
 def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | frozenset[str] = frozenset()) -> np.ndarray:
     """Content hash of each row over ``columns`` with types made comparable across splits.
 
@@ -460,10 +481,8 @@ class TableSplitProfiler:
         index = row_index(df)
         if self.text and self.text in df.columns:
             text = df.get_column(self.text).cast(pl.String)
-            unicode = bool((text.str.len_bytes() != text.str.len_chars()).any())
-            norm = normalised_text(text, unicode).hash(HASH_SEED).to_numpy()
             raw = text.hash(HASH_SEED).to_numpy()
-            self.stats.hashes.add(index, content, label, norm, raw)
+            self.stats.hashes.add(index, content, label, normalised_hash(text, raw), raw)
             return
         self.stats.hashes.add(index, content, label)
 
