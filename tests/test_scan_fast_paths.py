@@ -1,0 +1,239 @@
+"""The shortcuts that make table scans fast, each against the plain way of computing the same thing.
+
+- quote-free chunks are proven well-formed by a strict parse (no byte analysis);
+  plain files are read in place with ``pread``, compressed ones as a stream;
+- batches are read ahead in a thread;
+- item hashes are kept in chunks (row ranges, folded 32-bit label/raw hashes);
+- near-duplicate text hashes normalise only the values not already in normal form;
+- repeated keys are found by sorting the upper 32 bits first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataaudit.checks.duplicates import repeated
+from dataaudit.profile.hashes import ItemHashes, fold32
+from dataaudit.profile.table import HASH_SEED, normalised_hash, normalised_text
+from dataaudit.sources.base import ROW, RecordProblem
+from dataaudit.sources.delimited import DelimitedReader, sniff
+from dataaudit.sources.readahead import read_ahead
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+# -- quote-free delimited text: strict parse vs a line-by-line oracle ------------------------------------
+CELL = st.sampled_from(["", "0", "7", "-3", "12", "4.5", "x", "NA", "a b"])
+
+
+@st.composite
+def quote_free_files(draw: st.DrawFn) -> tuple[str, list[list[str]], list[int], list[tuple[int, int]]]:
+    """A CSV without quotes, with short, long, blank and other-delimiter lines among good ones.
+
+    Returns the text, the good rows (as written), their row indices and the (row, line) of
+    each malformed record.
+    """
+    ncols = draw(st.integers(2, 5))
+    header = ",".join(f"c{i}" for i in range(ncols))
+    lines = [header]
+    good: list[list[str]] = []
+    good_index: list[int] = []
+    bad: list[tuple[int, int]] = []
+    row = 0
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.sampled_from(["good"] * 6 + ["short", "long", "blank", "other"]))
+        if kind == "blank":
+            lines.append("")
+            continue
+        if kind == "good":
+            cells = [draw(CELL) for _ in range(ncols)]
+            if not any(cells):
+                cells[0] = "x"
+            good.append(cells)
+            good_index.append(row)
+            lines.append(",".join(cells))
+        else:
+            width = {"short": draw(st.integers(1, ncols - 1)), "long": ncols + draw(st.integers(1, 3)),
+                     "other": ncols}[kind]
+            sep = ";" if kind == "other" else ","
+            lines.append(sep.join(f"b{k}" for k in range(width)))
+            bad.append((row, len(lines)))
+        row += 1
+    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    text = terminator.join(lines) + (terminator if draw(st.booleans()) else "")
+    return text, good, good_index, bad
+
+
+def read(path: Path, chunk: int, typed: bool) -> tuple[list[list[Any]], list[int], list[RecordProblem]]:
+    dialect = sniff(path, ",")
+    schema = None if typed else {h: pl.String() for h in dialect.header}
+    reader = DelimitedReader(path, path.name, dialect, "train", chunk_bytes=chunk, schema=schema)
+    rows: list[list[Any]] = []
+    index: list[int] = []
+    problems: list[RecordProblem] = []
+    for frame, probs, _ in reader.frames():
+        problems += probs
+        if frame is not None:
+            names = [c for c in frame.columns if c != ROW]
+            rows += [["" if v is None else str(v) for v in r] for r in frame.select(names).iter_rows()]
+            index += frame[ROW].to_list()
+    return rows, index, problems
+
+
+def _same(got: str, written: str) -> bool:
+    if got == written:
+        return True
+    try:
+        return float(got) == float(written)
+    except ValueError:
+        return False
+
+
+@SETTINGS
+@given(case=quote_free_files(), chunk=st.sampled_from([1, 2, 5, 11, 37, 4096]), typed=st.booleans(),
+       compressed=st.booleans())
+def test_quote_free_records_match_a_line_by_line_reading(
+        tmp_path: Path, case: tuple[str, list[list[str]], list[int], list[tuple[int, int]]], chunk: int,
+        typed: bool, compressed: bool) -> None:
+    text, good, good_index, bad = case
+    path = tmp_path / ("t.csv.gz" if compressed else "t.csv")
+    path.write_bytes(gzip.compress(text.encode()) if compressed else text.encode())
+    rows, index, problems = read(path, chunk, typed)
+    assert index == good_index
+    assert len(rows) == len(good)
+    for got, written in zip(rows, good):
+        assert all(_same(g, w) for g, w in zip(got, written)), (got, written)
+    assert [(p.row, p.line) for p in problems] == bad
+
+
+def test_a_chunk_whose_last_field_is_empty_is_still_read_without_byte_analysis(tmp_path: Path) -> None:
+    """Empty last fields are nulls like a missing field would be: the delimiter count tells them apart."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n1,2,\n3,4,5\n6,7,\n")
+    with mock.patch.object(DelimitedReader, "_process", side_effect=AssertionError("byte analysis")):
+        rows, index, problems = read(path, 4096, typed=True)
+    assert rows == [["1", "2", ""], ["3", "4", "5"], ["6", "7", ""]] and problems == []
+    path.write_text("a,b,c\n1,2,\n3,4\n6,7,\n")  # a record one field short: the count gives it away
+    with mock.patch.object(DelimitedReader, "_process", autospec=True, side_effect=DelimitedReader._process) as spy:
+        rows, index, problems = read(path, 4096, typed=True)
+    assert spy.called
+    assert index == [0, 2] and [(p.row, p.line, p.fields) for p in problems] == [(1, 3, 2)]
+
+
+# -- read-ahead --------------------------------------------------------------------------------------------
+def test_read_ahead_keeps_order_and_raises_where_the_producer_failed() -> None:
+    def produce() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("broken at 5")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="broken at 5"):
+        for item in read_ahead(produce(), depth=2):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_closing_read_ahead_early_stops_the_producer() -> None:
+    produced: list[int] = []
+    finished = threading.Event()
+
+    def produce() -> Iterator[int]:
+        try:
+            for i in range(10_000):
+                produced.append(i)
+                yield i
+        finally:
+            finished.set()
+
+    stream = read_ahead(produce(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    assert finished.wait(5)
+    time.sleep(0.05)
+    assert len(produced) < 10  # it stopped, a few items ahead at most
+
+
+# -- item hashes in chunks ---------------------------------------------------------------------------------
+@SETTINGS
+@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=6), gaps=st.lists(st.booleans(), min_size=6, max_size=6),
+       data=st.data())
+def test_item_hashes_in_chunks_answer_like_concatenated_arrays(sizes: list[int], gaps: list[bool],
+                                                               data: st.DataObject) -> None:
+    rng = np.random.default_rng(len(sizes))
+    h = ItemHashes()
+    index_parts: list[np.ndarray] = []
+    start = 0
+    for size, gap in zip(sizes, gaps):
+        idx = start + np.arange(size, dtype=np.int64)
+        if gap and size > 1:
+            idx = idx[::2]  # rows left out (malformed records): an index array, not a range
+        start += size + 3
+        content = rng.integers(0, 2**64, len(idx), dtype=np.uint64)
+        label = rng.integers(0, 2**64, len(idx), dtype=np.uint64)
+        h.add(idx if gap else range(int(idx[0]), int(idx[0]) + len(idx)) if len(idx) else idx, content, label,
+              content ^ np.uint64(1), label)
+        index_parts.append(idx)
+    index = np.concatenate(index_parts)
+    assert np.array_equal(h.index(), index)
+    n = len(h)
+    positions = np.asarray(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=20)) if n else [], dtype=np.int64)
+    assert np.array_equal(h.index_at(positions), index[positions])
+    for kind, whole in (("content", h.content), ("label", h.label), ("norm", h.norm), ("raw", h.raw_text())):
+        assert whole is not None
+        assert np.array_equal(h.take(kind, positions), whole[positions])
+        if kind in ("content", "norm"):
+            assert np.array_equal(h.high32(kind), (whole >> np.uint64(32)).astype(np.uint32))
+            assert h.series(kind).to_numpy().tolist() == whole.tolist()
+
+
+def test_labels_are_folded_to_32_bits_the_same_way_everywhere() -> None:
+    h = ItemHashes()
+    full = np.array([2**63 + 5, 7, 2**40], dtype=np.uint64)
+    h.add(range(3), np.arange(3, dtype=np.uint64), full)
+    assert h.label.dtype == np.uint32
+    assert h.label.tolist() == fold32(full).tolist()
+    assert h.has("label") and not ItemHashes().has("label")
+
+
+# -- normal-form text hashes -------------------------------------------------------------------------------
+TEXT = st.text(st.sampled_from(list("abcXYZ  \t\n\r\x0b\x0c") + ["é", "Ｆ", "\u00a0", "\u2028", "ß", "İ"]), max_size=12)
+
+
+@SETTINGS
+@given(values=st.lists(TEXT | st.none(), min_size=1, max_size=30))
+def test_normalised_hash_equals_hashing_the_normalised_text(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    expected = normalised_text(series).hash(HASH_SEED).to_numpy()
+    assert normalised_hash(series, series.hash(HASH_SEED).to_numpy()).tolist() == expected.tolist()
+
+
+# -- repeated keys -----------------------------------------------------------------------------------------
+def test_repeated_keys_are_decided_on_all_64_bits() -> None:
+    h = ItemHashes()
+    same_high = np.array([(5 << 32) | 1, (5 << 32) | 2, 9, (7 << 32) | 3], dtype=np.uint64)
+    h.add(range(4), same_high)
+    h.add(range(4, 7), np.array([(7 << 32) | 3, 11, (5 << 32) | 2], dtype=np.uint64))
+    # equal upper halves alone (positions 0 and 1) are not repeats; the full values at 1/6 and 3/4 are
+    assert repeated(h, "content").tolist() == [1, 3, 4, 6]
+
+
+def test_no_repeats_in_random_keys_even_when_upper_halves_collide() -> None:
+    rng = np.random.default_rng(0)
+    keys = (rng.integers(0, 2**12, 200_000, dtype=np.uint64) << np.uint64(32)) | rng.integers(
+        0, 2**32, 200_000, dtype=np.uint64)
+    keys = np.unique(keys)
+    h = ItemHashes()
+    h.add(range(len(keys)), rng.permutation(keys))
+    assert repeated(h, "content").tolist() == []
