@@ -37,7 +37,6 @@ of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
 from __future__ import annotations
 
 import atexit
-import ctypes
 import functools
 import gc
 import io
@@ -192,45 +191,12 @@ def _decode_one(data: bytes) -> Decoded:
     if mode in ("P", "PA"):
         # the same indices under another palette are another picture
         seed = _hash(bytes(im.getpalette() or b""), seed)
-    content = _pixel_hash(im, seed)
+    content = _hash(im.tobytes(), seed)
     small = _reduced(im if mode in ("RGB", "L") else _to_8bit(im))
     pixels: bytes = small.tobytes()
     sw, sh = small.size
     thumb = pixels if (sw, sh) == (_PHASH_N, _PHASH_N) else _resized(small)
     return content, width, height, mode, channels, fmt, pixels, sw, sh, thumb
-
-
-class _ArrowSchema(ctypes.Structure):
-    """``struct ArrowSchema`` of the Arrow C data interface (a stable ABI)."""
-
-
-_ArrowSchema._fields_ = [
-    ("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
-    ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64),
-    ("children", ctypes.POINTER(ctypes.POINTER(_ArrowSchema))), ("dictionary", ctypes.c_void_p),
-    ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p),
-]  # fmt: skip
-
-
-class _ArrowArray(ctypes.Structure):
-    """``struct ArrowArray`` of the Arrow C data interface (a stable ABI)."""
-
-
-_ArrowArray._fields_ = [
-    ("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
-    ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
-    ("buffers", ctypes.POINTER(ctypes.c_void_p)), ("children", ctypes.POINTER(ctypes.POINTER(_ArrowArray))),
-    ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p),
-]  # fmt: skip
-
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-
-_ARROW_PIXEL_BYTES = {"L": 1, "RGB": 4, "RGBA": 4}
-"""Modes hashed in place, and the bytes per pixel pillow stores (and exports) them with."""
-_ARROW_CHECKED: set[str] = set()
-"""Modes whose Arrow export this process has checked against :data:`_ARROW_PIXEL_BYTES`."""
 
 
 def _hash(data: Any, seed: int = 0) -> int:
@@ -242,53 +208,6 @@ def _hash(data: Any, seed: int = 0) -> int:
     than xxh3 saves over xxh64 (~3 us on 64 KiB).
     """
     return xxhash.xxh64_intdigest(data, seed=seed)
-
-
-def _pixel_hash(im: Any, seed: int) -> int:
-    """xxh64 of the decoded pixels of ``im``, read in place where pillow exports them.
-
-    Pillow (11.2+) exports an image held in one block of memory through the Arrow C
-    data interface; hashing that buffer saves a copy of every image (``tobytes``
-    packs RGB from the 4 bytes per pixel pillow stores). ``RGB`` is hashed as
-    stored, its fourth byte included: pillow's decoders set it to 255, so a JPEG
-    and a lossless PNG of its pixels still hash alike (a test holds every format
-    to that). Other modes, older pillow and images spread over several blocks
-    (large ones) are hashed from ``tobytes``; identical images take the same path.
-    """
-    mode = im.mode
-    pixel_bytes = _ARROW_PIXEL_BYTES.get(mode)
-    if pixel_bytes is not None:
-        try:
-            schema_capsule, array_capsule = im.__arrow_c_array__()
-        except (AttributeError, ValueError):
-            pass  # pillow without Arrow export, or rows not contiguous in memory
-        else:
-            if mode not in _ARROW_CHECKED and not _arrow_layout_ok(schema_capsule, pixel_bytes):
-                _ARROW_PIXEL_BYTES.pop(mode, None)  # an unexpected export: use tobytes from now on
-            else:
-                _ARROW_CHECKED.add(mode)
-                array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
-                if pixel_bytes > 1:
-                    array = array.children[0].contents
-                nbytes = im.size[0] * im.size[1] * pixel_bytes
-                pointer = array.buffers[1] if array.n_buffers == 2 else None
-                if pointer and array.length == nbytes and array.offset == 0:
-                    # the capsules own the exported memory and are alive until we return
-                    return _hash((ctypes.c_char * nbytes).from_address(pointer), seed)
-    return _hash(im.tobytes(), seed)
-
-
-def _arrow_layout_ok(schema_capsule: Any, pixel_bytes: int) -> bool:
-    """Whether pillow exports the mode as we read it: ``uint8`` pixels, or
-    fixed-size lists of ``pixel_bytes`` ``uint8``."""
-    schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
-    if pixel_bytes == 1:
-        return bool(schema.format == b"C" and schema.n_children == 0)
-    return bool(
-        schema.format == f"+w:{pixel_bytes}".encode()
-        and schema.n_children == 1
-        and schema.children[0].contents.format == b"C"
-    )
 
 
 def _reduced(im8: Any) -> Any:
