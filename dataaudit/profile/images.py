@@ -623,12 +623,16 @@ def build_stats(
     ``results`` hold the figures of the decoded ones and their errors, ``errors``
     any further failures (e.g. a decoder crash).
     """
-    order = np.argsort(index, kind="stable")
-    index = index[order]
-    olist = order.tolist()
-    paths = [paths[i] for i in olist]
-    lab = None if labels is None else [labels[i] for i in olist]
+    lab = labels
+    if len(index) > 1 and not bool(np.all(index[1:] > index[:-1])):
+        order = np.argsort(index, kind="stable")
+        index = index[order]
+        olist = order.tolist()
+        paths = [paths[i] for i in olist]
+        lab = None if labels is None else [labels[i] for i in olist]
     n = len(index)
+    modes: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
 
     decoded = np.zeros(n, dtype=bool)
     width = np.zeros(n, dtype=np.int64)
@@ -660,6 +664,8 @@ def build_stats(
         pixel_std[pos] = res.stds.max(axis=1)
         for p, m, f in zip(pos.tolist(), res.modes, res.formats):
             mode_of[p], format_of[p] = m, f
+        modes.update(res.modes)
+        formats.update(res.formats)
     problems: list[FileProblem] = list(extra_problems or [])
     for idx, bh, kind, message in sorted(all_errors):
         p = int(np.searchsorted(index, idx))
@@ -695,19 +701,18 @@ def build_stats(
 
     if lab is not None:
         ls = LabelStats()
-        counts: Counter[str] = Counter()
-        first: dict[str, list[int]] = {}
+        counts: Counter[str | None] = Counter(lab)
+        ls.missing = counts.pop(None, 0)
+        first: dict[str | None, list[int]] = {}
+        cap = ls.example_cap
         for i, v in zip(index.tolist(), lab):
-            if v is None:
-                ls.missing += 1
-                if len(ls.missing_rows) < ls.example_cap:
-                    ls.missing_rows.append(i)
-                continue
-            counts[v] += 1
-            rows = first.setdefault(v, [])
-            if len(rows) < ls.example_cap:
+            rows = first.get(v)
+            if rows is None:
+                first[v] = [i]
+            elif len(rows) < cap:
                 rows.append(i)
-        ls.add_counts(dict(counts), first)
+        ls.missing_rows = first.pop(None, [])
+        ls.add_counts({k: c for k, c in counts.items() if k is not None}, {k: r for k, r in first.items() if k is not None})
         stats.labels = ls
 
     import polars as pl
@@ -732,8 +737,8 @@ def build_stats(
         "byte_hash": byte_hash,
         "phash": phash[d],
         "phash_index": dec_index,
-        "modes": Counter(m for m, keep in zip(mode_of, d.tolist()) if keep),
-        "formats": Counter(f for f, keep in zip(format_of, d.tolist()) if keep),
+        "modes": modes,
+        "formats": formats,
         "near_constant_std": NEAR_CONSTANT_STD,
     }
     return stats
@@ -751,7 +756,8 @@ def _numeric_column(name: str, values: np.ndarray) -> ColumnStats:
             len(values), float(values.mean()), float(values.var()), float(values.min()), float(values.max())
         )
     if integral:
-        col.values = Counter(str(int(v)) for v in values)
+        distinct, counts = np.unique(values, return_counts=True)
+        col.values = Counter({str(int(v)): int(c) for v, c in zip(distinct.tolist(), counts.tolist())})
         col.distinct_lower_bound = len(col.values)
     else:
         col.values = None
