@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import xxhash
+from PIL import Image
 
 from dataaudit.errors import DataauditError
 from dataaudit.profile.columns import ColumnStats
@@ -92,8 +93,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 """Per-image figures kept as numeric columns (and in the row sample)."""
 _INT_COLUMNS = frozenset({"width", "height"})
 
-_EFFECTIVE_CHANNELS = {"P": 3, "PA": 4}
-"""Palette images decode to RGB(A): count the channels a loader will see."""
+_CHANNELS = {"RGB": 3, "L": 1, "RGBA": 4, "LA": 2, "1": 1, "CMYK": 4, "P": 3, "PA": 4}
+"""Channels per mode; palette images decode to RGB(A): count the channels a loader will see."""
 
 _PHASH_N = 32
 _k = np.arange(8)[:, None]
@@ -147,8 +148,6 @@ class TaskResult:
 
 def _to_8bit(im: Any) -> Any:
     """``im`` as an 8-bit ``L`` or ``RGB`` image (16-bit and float scaled to 0-255)."""
-    from PIL import Image
-
     mode = im.mode
     if mode in ("L", "RGB"):
         return im
@@ -175,12 +174,12 @@ def _decode_one(data: bytes) -> Decoded:
     that scale, the scale the pHash sees. The pHash thumbnail is that image, or
     its antialiased bilinear resize to 32x32 when it is not already that size.
     """
-    from PIL import Image
-
     im = Image.open(io.BytesIO(data))
     width, height = im.size
     mode, fmt = im.mode, im.format or ""
-    channels = _EFFECTIVE_CHANNELS.get(mode, len(im.getbands()))
+    channels = _CHANNELS.get(mode)
+    if channels is None:
+        channels = len(im.getbands())
     scale = 1
     if fmt == "JPEG" and min(width, height) >= DRAFT_MIN_SIDE:
         factor = min(width, height) / DRAFT_TARGET
@@ -218,8 +217,6 @@ def _reduced(im8: Any) -> Any:
 
 def _resized(small: Any) -> bytes:
     """The 32x32 pHash thumbnail of a statistics image (antialiased bilinear)."""
-    from PIL import Image
-
     out: bytes = small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
     return out
 
