@@ -60,6 +60,68 @@ def test_lossless_resave_keeps_the_pixel_hash_and_changes_the_byte_hash() -> Non
     assert analyse_image(encode(textured(2), "PNG"))["content"] != a["content"]
 
 
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("PNG", {}), ("BMP", {}), ("TIFF", {}), ("WEBP", {"lossless": True}), ("PPM", {})],
+    ids=["png", "bmp", "tiff", "lossless webp", "ppm"],
+)
+def test_a_lossless_copy_of_a_jpeg_in_another_format_has_its_pixel_hash(fmt: str, options: dict[str, Any]) -> None:
+    jpg = encode(textured(11, (70, 52)))
+    pixels = Image.open(io.BytesIO(jpg))
+    pixels.load()
+    copy = encode(pixels, fmt, **options)
+    a, b = analyse_image(jpg), analyse_image(copy)
+    assert b["format"] != "JPEG" and b["mode"] == "RGB"
+    assert a["content"] == b["content"]
+    assert a["phash"] == b["phash"] and a["means"] == b["means"] and a["stds"] == b["stds"]
+
+
+def test_palette_images_hash_their_colours_not_only_their_indices() -> None:
+    img = textured(12).convert("P")
+    other = img.copy()
+    palette = img.getpalette() or []
+    other.putpalette([255 - v for v in palette])
+    assert img.tobytes() == other.tobytes()  # the same indices
+    assert analyse_image(encode(img, "PNG"))["content"] != analyse_image(encode(other, "PNG"))["content"]
+    assert analyse_image(encode(img, "PNG"))["content"] == analyse_image(encode(img, "PNG", compress_level=1))["content"]
+
+
+@pytest.mark.parametrize(
+    ("size", "factor"),
+    [((20, 12), 1), ((48, 48), 1), ((128, 128), 4), ((130, 97), 3), ((700, 64), 2)],
+    ids=["tiny, used as it is", "under 64 px, used as it is", "128 px, reduced 4x to 32",
+         "odd sizes, reduced 3x", "a strip, reduced by its short side"],
+)
+def test_statistics_are_those_of_the_image_box_reduced_to_a_short_side_of_32_to_63(
+    size: tuple[int, int], factor: int
+) -> None:
+    img = textured(13, size)
+    data = encode(img, "PNG")
+    out = analyse_image(data)
+    w, h = size
+    whole = np.asarray(img.crop((0, 0, w - w % factor, h - h % factor)), dtype=np.float64).reshape(-1, 3)
+    small = img.reduce(factor, (0, 0, w - w % factor, h - h % factor)) if factor > 1 else img
+    reduced = np.asarray(small, dtype=np.float64).reshape(-1, 3)
+    assert 32 <= min(small.size) <= 63 or factor == 1
+    # means: those of the full image (less the rows and columns past a whole box), up to rounding
+    assert np.allclose(out["means"], whole.mean(axis=0), rtol=0, atol=0.5)
+    # exactly the moments of the reduced image (not an estimate)
+    assert np.allclose(out["means"], reduced.mean(axis=0), rtol=0, atol=1e-9)
+    assert np.allclose(out["stds"], reduced.std(axis=0), rtol=0, atol=1e-9)
+    assert out["brightness"] == pytest.approx(float(reduced.mean(axis=0) @ [0.299, 0.587, 0.114]))
+
+
+def test_figures_do_not_depend_on_how_images_are_batched() -> None:
+    blobs = [encode(textured(i, size), fmt) for i, (size, fmt) in enumerate(
+        [(48, "JPEG"), ((130, 97), "PNG"), (128, "JPEG"), (20, "PNG"), ((64, 200), "JPEG"), (128, "PNG")] * 3
+    )]
+    blobs.append(encode(textured(99, 40).convert("L"), "PNG"))
+    together = decode_task(None, [(i, None, b) for i, b in enumerate(blobs)])
+    alone = [decode_task(None, [(i, None, b)]) for i, b in enumerate(blobs)]
+    for key in ("content", "phash", "means", "stds", "width", "height"):
+        assert np.array_equal(getattr(together, key), np.concatenate([getattr(r, key) for r in alone])), key
+
+
 def test_near_copies_have_close_perceptual_hashes_and_distinct_images_do_not() -> None:
     from dataaudit.profile.hamming import popcount64
 

@@ -23,7 +23,10 @@ Per image we compute:
 * per-channel mean and standard deviation of R, G, B on a 0-255 scale, of the
   image box-reduced by an integer factor to a short side of 32-63 px (the pHash
   thumbnail's scale; smaller images are used as they are): means are those of the
-  full image up to rounding, standard deviations measure contrast at that scale;
+  full image up to rounding (less the under-a-box remainder of rows and columns),
+  standard deviations measure contrast at that scale (a little under the
+  full-resolution figure: 0.2408 against 0.2432 on a 0-1 scale over the
+  benchmark's 128 px JPEGs);
   grey images give the same figure for the three channels and alpha is ignored;
   brightness (ITU-R 601 luma of the channel means) and ``pixel_std``, the largest
   channel standard deviation; ``near_constant`` when it is below
@@ -210,9 +213,17 @@ def _hash(data: Any, seed: int = 0) -> int:
 
 
 def _reduced(im8: Any) -> Any:
-    """``im8`` box-reduced by an integer factor to a short side of 32-63 px."""
-    factor = min(im8.size) // _PHASH_N
-    return im8.reduce(factor) if factor > 1 else im8
+    """``im8`` box-reduced by an integer factor to a short side of 32-63 px.
+
+    The last ``width % factor`` columns and ``height % factor`` rows are left out,
+    so every output pixel averages a full box (pillow would average the partial
+    boxes at the edges too, over-weighting edge pixels in the means).
+    """
+    width, height = im8.size
+    factor = min(width, height) // _PHASH_N
+    if factor <= 1:
+        return im8
+    return im8.reduce(factor, (0, 0, width - width % factor, height - height % factor))
 
 
 def _resized(small: Any) -> bytes:
