@@ -278,7 +278,7 @@ def _figures(items: list[tuple[bytes, int, int, bytes]]) -> tuple[np.ndarray, np
         groups.setdefault((w, h, len(pixels) // max(w * h, 1)), []).append(i)
         if thumb is not pixels:
             odd.setdefault(len(thumb) // (_PHASH_N * _PHASH_N), []).append(i)
-    # blocks of a few dozen images: the float64 temporaries stay in cache
+    # blocks of a few images: the float64 temporaries stay in cache
     blocks = [(key, g[s : s + _FIGURE_BLOCK]) for key, g in groups.items() for s in range(0, len(g), _FIGURE_BLOCK)]
     for (w, h, bands), members in blocks:
         x = np.frombuffer(b"".join([items[i][0] for i in members]), dtype=np.uint8)
