@@ -237,3 +237,23 @@ def test_no_repeats_in_random_keys_even_when_upper_halves_collide() -> None:
     h = ItemHashes()
     h.add(range(len(keys)), rng.permutation(keys))
     assert repeated(h, "content").tolist() == []
+
+
+@pytest.mark.parametrize("distinct", [3, 300, 70_000], ids=["a few classes (1-byte codes)",
+                                                            "hundreds of classes (2-byte codes)",
+                                                            "a regression target (hashes kept)"])
+def test_labels_kept_as_codes_read_back_as_their_hashes(distinct: int) -> None:
+    rng = np.random.default_rng(distinct)
+    labels = rng.integers(1, 2**63, distinct, dtype=np.uint64)[rng.integers(0, distinct, 3 * distinct)]
+    a, b, whole = ItemHashes(), ItemHashes(), ItemHashes()
+    cut = len(labels) // 3
+    for h, part in ((a, labels[:cut]), (a, labels[cut: 2 * cut]), (b, labels[2 * cut:])):
+        h.add(range(len(part)), np.arange(len(part), dtype=np.uint64), part)
+    whole.add(range(len(labels)), np.arange(len(labels), dtype=np.uint64), labels)
+    merged = a.merge(b)
+    assert merged.label.tolist() == whole.label.tolist() == fold32(labels).tolist()
+    positions = rng.integers(0, len(labels), 50)
+    assert merged.take("label", positions).tolist() == fold32(labels[positions]).tolist()
+    assert merged.has("label")
+    code_bytes = sum(p.nbytes for p in merged._label)
+    assert code_bytes == len(labels) * (1 if distinct <= 256 else 2 if distinct <= 65_536 else 4)

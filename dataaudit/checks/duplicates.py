@@ -106,6 +106,10 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     return out
 
 
+PARALLEL_INDEX_BYTES = 256 * 1024 * 1024
+"""Build two split indexes at once only while their temporaries stay under this."""
+
+
 def precompute(stats: DatasetStats) -> None:
     """Build the shared indexes (repeated keys per split, keys shared with later splits) two at a time.
 
@@ -123,7 +127,11 @@ def precompute(stats: DatasetStats) -> None:
             jobs.append((repeated_in, split, kind))
             jobs.append((shared_with_others, split, kind))
     jobs.sort(key=lambda job: -len(job[1].hashes))  # largest first
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+    largest = len(jobs[0][1].hashes) if jobs else 0
+    # each job holds about 5 bytes an item of temporaries (upper halves, masks): side by side only while
+    # two of them stay small next to the hashes themselves
+    workers = min(2, os.cpu_count() or 1) if 2 * 5 * largest <= PARALLEL_INDEX_BYTES else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(func, stats, split, kind) for func, split, kind in jobs]:
             future.result()
 

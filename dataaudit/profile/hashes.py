@@ -33,6 +33,14 @@ def hash_scheme() -> str:
     return f"polars-{pl.__version__}-hash_rows"
 
 
+def pl_unique(values: np.ndarray) -> np.ndarray:
+    """Distinct values (unsorted) by hashing, faster than sorting for long low-cardinality arrays."""
+    import polars as pl
+
+    out: np.ndarray = pl.Series(values).unique().to_numpy()
+    return out
+
+
 def fold32(h: np.ndarray) -> np.ndarray:
     """A 64-bit hash folded to 32 bits (xor of its halves)."""
     h64: np.ndarray = np.asarray(h, dtype=np.uint64)
@@ -67,9 +75,15 @@ class ItemHashes:
     _index: list[Part] = field(default_factory=list)
     _content: list[np.ndarray] = field(default_factory=list)
     _label: list[np.ndarray] = field(default_factory=list)
+    """Per chunk: label codes (uint8, or uint16 past 255 labels) into ``_label_table`` while there are
+    at most 65,536 distinct labels, else the 32-bit label hashes themselves."""
+    _label_table: list[int] | None = field(default_factory=list)
+    _label_code: dict[int, int] = field(default_factory=dict)
     _norm: list[np.ndarray] = field(default_factory=list)
-    _raw: list[np.ndarray] = field(default_factory=list)
-    """32-bit hash of the text field before normalisation (text datasets), aligned with ``_norm``."""
+    _raw: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    """32-bit hash of the text before normalisation (text datasets), per chunk of ``_norm``, kept
+    only where it differs from the folded normalised hash: ``(positions in the chunk, hashes)``.
+    Text already in normal form (most of it, in most data) costs nothing here."""
     _n: int = 0
 
     def add(
@@ -86,11 +100,45 @@ class ItemHashes:
             raise ValueError(f"{len(index)} indices for {n} content hashes")
         self._index.append(_as_part(index))
         self._content.append(np.asarray(content, dtype=np.uint64))
-        self._label.append(np.zeros(n, dtype=np.uint32) if label is None else self._fold(label))
+        self._add_labels(np.zeros(n, dtype=np.uint32) if label is None else self._fold(label))
         if norm is not None:
-            self._norm.append(np.asarray(norm, dtype=np.uint64))
-            self._raw.append(self._fold(norm if raw is None else raw))
+            norm64 = np.asarray(norm, dtype=np.uint64)
+            self._norm.append(norm64)
+            if raw is None:
+                self._raw.append((np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint32)))
+            else:
+                raw32 = self._fold(raw)
+                differs = np.flatnonzero(raw32 != fold32(norm64)).astype(np.int32)
+                self._raw.append((differs, raw32[differs]))
         self._n += n
+
+    # -- labels as small codes ------------------------------------------------------------------
+    def _add_labels(self, hashes: np.ndarray) -> None:
+        table = self._label_table
+        if table is None:
+            self._label.append(hashes)
+            return
+        distinct = np.unique(hashes) if len(hashes) < 1024 else np.sort(pl_unique(hashes))
+        for h in distinct.tolist():
+            if h not in self._label_code:
+                self._label_code[h] = len(table)
+                table.append(h)
+        if len(table) > 65_536:  # not classes: keep the hashes themselves
+            self._label = [self._label_hashes(k) for k in range(len(self._label))] + [hashes]
+            self._label_table, self._label_code = None, {}
+            return
+        dtype = np.uint8 if len(table) <= 256 else np.uint16
+        if dtype == np.uint16 and self._label and self._label[0].dtype == np.uint8:
+            self._label = [p.astype(np.uint16) for p in self._label]
+        codes_of_distinct = np.array([self._label_code[h] for h in distinct.tolist()], dtype=dtype)
+        self._label.append(codes_of_distinct[np.searchsorted(distinct, hashes)])
+
+    def _label_hashes(self, k: int) -> np.ndarray:
+        part = self._label[k]
+        if self._label_table is None:
+            return part
+        hashes: np.ndarray = np.asarray(self._label_table, dtype=np.uint32)[part]
+        return hashes
 
     @staticmethod
     def _fold(h: np.ndarray) -> np.ndarray:
@@ -104,7 +152,8 @@ class ItemHashes:
             )
         self._index += other._index
         self._content += other._content
-        self._label += other._label
+        for k in range(len(other._label)):
+            self._add_labels(other._label_hashes(k))
         self._norm += other._norm
         self._raw += other._raw
         self._n += other._n
@@ -127,32 +176,47 @@ class ItemHashes:
     @property
     def label(self) -> np.ndarray:
         """32-bit label hash per item (0 where there is no label)."""
-        return self._cat(self._label, np.uint32)
+        parts = [self._label_hashes(k) for k in range(len(self._label))]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
 
     @property
     def norm(self) -> np.ndarray | None:
         """Normalised-text hash per item, or ``None`` when not every item has one."""
         if not self._norm or sum(len(a) for a in self._norm) != self._n:
             return None
-        return self._cat(self._norm, np.uint64)
+        # not consolidated in place: the sparse raw-text hashes are kept per chunk of these
+        return self._norm[0] if len(self._norm) == 1 else np.concatenate(self._norm)
 
     def raw_text(self) -> np.ndarray | None:
         """32-bit hashes of the un-normalised text, aligned with :attr:`norm` (``None`` if not text)."""
-        if not self._raw or sum(len(a) for a in self._raw) != self._n:
-            return None
-        return self._cat(self._raw, np.uint32)
+        parts = self.parts("raw")
+        return np.concatenate(parts) if parts else None
+
+    def _raw_part(self, k: int) -> np.ndarray:
+        out = fold32(self._norm[k])
+        differs, values = self._raw[k]
+        out[differs] = values
+        return out
 
     # -- part-wise access: large splits are never concatenated by the checks -----------------
     def parts(self, kind: str) -> list[np.ndarray]:
         """The chunks of one column: ``content``, ``label``, ``norm`` or ``raw``."""
-        parts = {"content": self._content, "label": self._label, "norm": self._norm, "raw": self._raw}[kind]
-        if kind in ("norm", "raw") and sum(len(a) for a in parts) != self._n:
+        if kind == "raw":
+            if not self.parts("norm") or len(self._raw) != len(self._norm):
+                return []
+            return [self._raw_part(k) for k in range(len(self._norm))]
+        if kind == "label":
+            return [self._label_hashes(k) for k in range(len(self._label))]
+        parts = {"content": self._content, "norm": self._norm}[kind]
+        if kind == "norm" and sum(len(a) for a in parts) != self._n:
             return []
         return parts
 
     def has(self, kind: str) -> bool:
         """Whether every item has a ``kind`` hash (and, for labels, any item a label)."""
         if kind == "label":
+            if self._label_table is not None:
+                return any(h != 0 for h in self._label_table)
             return any(bool(p.any()) for p in self._label)
         return bool(self.parts(kind)) or (kind == "content" and self._n == 0)
 
@@ -167,11 +231,21 @@ class ItemHashes:
 
     def take(self, kind: str, positions: np.ndarray) -> np.ndarray:
         """The ``kind`` hashes of the items at ``positions``."""
-        parts = self.parts(kind)
         pos = np.asarray(positions, dtype=np.int64)
-        dtype = parts[0].dtype if parts else np.uint64
+        if kind == "raw":
+            return self._take_raw(pos)
+        if kind == "label" and self._label_table is not None:
+            codes = self._take_parts(self._label, pos, np.uint16)
+            labels: np.ndarray = np.asarray(self._label_table, dtype=np.uint32)[codes]
+            return labels
+        return self._take_parts(self.parts(kind), pos, np.uint64)
+
+    @staticmethod
+    def _take_parts(parts: list[np.ndarray], pos: np.ndarray, default: type) -> np.ndarray:
+        dtype = parts[0].dtype if parts else default
         if len(parts) == 1:
-            return parts[0][pos]
+            only: np.ndarray = parts[0][pos]
+            return only
         out = np.empty(len(pos), dtype=dtype)
         if len(pos) == 0 or not parts:
             return out
@@ -180,6 +254,23 @@ class ItemHashes:
         for k in np.unique(which):
             sel = which == k
             out[sel] = parts[int(k)][pos[sel] - starts[k]]
+        return out
+
+    def _take_raw(self, pos: np.ndarray) -> np.ndarray:
+        out = fold32(self.take("norm", pos))
+        if not any(len(d) for d, _ in self._raw):
+            return out
+        starts = np.cumsum([0] + [len(p) for p in self._norm])
+        which = np.searchsorted(starts, pos, side="right") - 1
+        for k in np.unique(which):
+            differs, values = self._raw[int(k)]
+            if not len(differs):
+                continue
+            sel = np.flatnonzero(which == k)
+            local = pos[sel] - starts[k]
+            at = np.clip(np.searchsorted(differs, local), 0, len(differs) - 1)
+            hit = differs[at] == local
+            out[sel[hit]] = values[at[hit]]
         return out
 
     def high32(self, kind: str) -> np.ndarray:
@@ -223,6 +314,7 @@ class ItemHashes:
 
     @property
     def nbytes(self) -> int:
-        parts = [a for group in (self._content, self._label, self._norm, self._raw) for a in group]
+        parts = [a for group in (self._content, self._label, self._norm) for a in group]
+        parts += [a for pair in self._raw for a in pair]
         parts += [p for p in self._index if isinstance(p, np.ndarray)]
         return sum(a.nbytes for a in parts)

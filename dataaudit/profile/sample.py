@@ -27,6 +27,20 @@ def splitmix64(x: np.ndarray, seed: int = 0x5EED) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
+def own_buffers(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its text columns copied out of the buffers they share with the batch.
+
+    A filtered polars string column is a view into the batch's string buffers: a
+    sample of a few hundred rows would otherwise keep every batch it came from
+    alive (hundreds of MB over a large split). Samples are small, so rebuilding
+    their text columns from Python values costs little.
+    """
+    shared = [c for c, dt in frame.schema.items() if dt in (pl.String, pl.Binary) or dt.is_nested()]
+    if not shared:
+        return frame
+    return frame.with_columns(pl.Series(c, frame.get_column(c).to_list(), dtype=frame.schema[c]) for c in shared)
+
+
 @dataclass
 class RowSample:
     """Bottom-``k`` sample of a split's rows (all columns as read, plus ``__row__``)."""
@@ -44,7 +58,7 @@ class RowSample:
         keep = pri <= np.uint64(self._threshold)
         if not keep.any():
             return
-        part = frame.filter(pl.Series(keep)).with_columns(pl.Series(PRIORITY, pri[keep]))
+        part = own_buffers(frame.filter(pl.Series(keep))).with_columns(pl.Series(PRIORITY, pri[keep]))
         self._parts.append(part)
         self._pending += part.height
         if self._pending > 2 * self.k:
