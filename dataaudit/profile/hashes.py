@@ -104,7 +104,7 @@ class ItemHashes:
         if norm is not None:
             norm64 = np.asarray(norm, dtype=np.uint64)
             self._norm.append(norm64)
-            if raw is None:
+            if raw is None or raw is norm:  # text already in normal form throughout
                 self._raw.append((np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint32)))
             else:
                 raw32 = self._fold(raw)

@@ -56,8 +56,11 @@ class RowSample:
             return
         pri = splitmix64(frame[ROW].to_numpy())
         keep = pri <= np.uint64(self._threshold)
-        if not keep.any():
+        n = int(np.count_nonzero(keep))
+        if n == 0:
             return
+        if n > self.k:  # only this batch's k smallest can be among the split's k smallest
+            keep &= pri <= np.partition(pri[keep], self.k - 1)[self.k - 1]
         part = own_buffers(frame.filter(pl.Series(keep))).with_columns(pl.Series(PRIORITY, pri[keep]))
         self._parts.append(part)
         self._pending += part.height
