@@ -294,8 +294,8 @@ class DelimitedReader:
         """:meth:`frames` for a plain file: each chunk is read from the file offset where its first record starts.
 
         So a chunk is parsed from the very buffer it was read into: no carried-over
-        partial line is glued to the next chunk and no chunk is sliced (each copy of
-        a 64 MB buffer costs about a quarter of its parse in page faults alone).
+        partial line is glued to the next chunk and no chunk is sliced (a fresh copy
+        of a large buffer costs about a quarter of its parse in page faults alone).
         """
         with open(self.path, "rb", buffering=0) as fh:
             fd = fh.fileno()
