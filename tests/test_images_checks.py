@@ -88,27 +88,50 @@ def test_palette_images_hash_their_colours_not_only_their_indices() -> None:
 
 @pytest.mark.parametrize(
     ("size", "factor"),
-    [((20, 12), 1), ((48, 48), 1), ((128, 128), 4), ((130, 97), 3), ((700, 64), 2)],
-    ids=["tiny, used as it is", "under 64 px, used as it is", "128 px, reduced 4x to 32",
-         "odd sizes, reduced 3x", "a strip, reduced by its short side"],
+    [((20, 12), 1), ((48, 48), 1), ((130, 97), 1), ((128, 128), 2), ((300, 200), 3), ((700, 64), 1)],
+    ids=["tiny, used as it is", "under 64 px, used as it is", "under 128 px, used as it is",
+         "128 px, reduced 2x", "odd sizes, reduced 3x", "a strip, by its short side"],
 )
-def test_statistics_are_those_of_the_image_box_reduced_to_a_short_side_of_32_to_63(
+def test_statistics_are_those_of_the_image_box_reduced_to_a_short_side_of_64_to_127(
     size: tuple[int, int], factor: int
 ) -> None:
     img = textured(13, size)
-    data = encode(img, "PNG")
-    out = analyse_image(data)
+    out = analyse_image(encode(img, "PNG"))
     w, h = size
-    whole = np.asarray(img.crop((0, 0, w - w % factor, h - h % factor)), dtype=np.float64).reshape(-1, 3)
-    small = img.reduce(factor, (0, 0, w - w % factor, h - h % factor)) if factor > 1 else img
+    box = (0, 0, w - w % factor, h - h % factor)
+    small = img.reduce(factor, box) if factor > 1 else img
     reduced = np.asarray(small, dtype=np.float64).reshape(-1, 3)
-    assert 32 <= min(small.size) <= 63 or factor == 1
-    # means: those of the full image (less the rows and columns past a whole box), up to rounding
-    assert np.allclose(out["means"], whole.mean(axis=0), rtol=0, atol=0.5)
     # exactly the moments of the reduced image (not an estimate)
     assert np.allclose(out["means"], reduced.mean(axis=0), rtol=0, atol=1e-9)
     assert np.allclose(out["stds"], reduced.std(axis=0), rtol=0, atol=1e-9)
     assert out["brightness"] == pytest.approx(float(reduced.mean(axis=0) @ [0.299, 0.587, 0.114]))
+    # means: those of the full image (less the rows and columns past a whole box), up to rounding
+    whole = np.asarray(img.crop(box), dtype=np.float64).reshape(-1, 3)
+    assert np.allclose(out["means"], whole.mean(axis=0), rtol=0, atol=0.5)
+
+
+def test_the_phash_thumbnail_is_pillows_bilinear_32px_resize_of_the_statistics_image() -> None:
+    img = textured(15, (300, 200))
+    small = img.reduce(3, (0, 0, 300, 198))
+    thumb = np.asarray(small.resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    from dataaudit.profile.hamming import popcount64
+
+    expected = pimages.phash_batch(thumb.reshape(1, 32, 32))[0]
+    got = np.uint64(analyse_image(encode(img, "PNG"))["phash"])
+    assert int(popcount64(expected ^ got)) <= 2  # pillow rounds its thumbnail to 8 bits, we do not
+
+
+@pytest.mark.parametrize("scale", [0.9, 0.75, 0.6, 0.5], ids=lambda s: f"a {s}x copy")
+def test_resized_copies_stay_within_a_few_bits(scale: float) -> None:
+    from dataaudit.profile.hamming import popcount64
+
+    worst = 0
+    for seed in range(40):
+        img = textured(200 + seed, (128 + 8 * (seed % 9), 128))
+        small = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        a, b = analyse_image(encode(img, "PNG")), analyse_image(encode(small, "PNG"))
+        worst = max(worst, int(popcount64(np.uint64(a["phash"]) ^ np.uint64(b["phash"]))))
+    assert worst <= 4  # a box reduction straight to 32 px (no antialiased resize) reaches 8 bits here
 
 
 def test_figures_do_not_depend_on_how_images_are_batched() -> None:

@@ -16,17 +16,15 @@ Per image we compute:
   full size and the scale): two such files still hash alike exactly when their
   JPEG coefficients do;
 * a 64-bit perceptual hash (DCT pHash as in Zauner 2010 and ``imagehash``: the
-  image box-averaged to 32x32 luma, its 8x8 lowest DCT frequencies against their
-  median);
+  image box-reduced to a short side of 64-127 px, resized to a 32x32 thumbnail
+  with an antialiased bilinear filter, its luma's 8x8 lowest DCT frequencies
+  against their median);
 * width, height, aspect (width / height), mode, channel count (palette images
   count as the RGB(A) they decode to), format;
 * per-channel mean and standard deviation of R, G, B on a 0-255 scale, of the
-  image box-reduced by an integer factor to a short side of 32-63 px (the pHash
-  thumbnail's scale; smaller images are used as they are): means are those of the
-  full image up to rounding (less the under-a-box remainder of rows and columns),
-  standard deviations measure contrast at that scale (a little under the
-  full-resolution figure: 0.2408 against 0.2432 on a 0-1 scale over the
-  benchmark's 128 px JPEGs);
+  image box-reduced by an integer factor to a short side of 64-127 px (whole
+  boxes only; smaller images are used as they are): means are those of the full
+  image up to rounding, standard deviations measure contrast at that scale;
   grey images give the same figure for the three channels and alpha is ignored;
   brightness (ITU-R 601 luma of the channel means) and ``pixel_std``, the largest
   channel standard deviation; ``near_constant`` when it is below
@@ -81,8 +79,9 @@ NEAR_CONSTANT_STD = 2.0
 """Luma standard deviation (0-255 scale) under which an image is near-constant."""
 TASK_ITEMS = 128
 """Images per task sent to a worker process (fewer, larger tasks: less pool traffic)."""
-_FIGURE_BLOCK = 16
-"""Statistics images processed per numpy call in :func:`_figures`."""
+_FIGURE_PIXELS = 16_384
+"""Pixels of statistics images processed per numpy call in :func:`_figures` (four
+64x64 images): the float64 temporaries stay in cache."""
 INFLIGHT_PER_WORKER = 4
 INLINE_MAX = 64
 """Datasets with fewer images are decoded in this process (no pool start-up)."""
@@ -111,10 +110,10 @@ ErrRow = tuple[int, int, str, str]
 """``(index, byte_hash, kind, message)`` of an image that could not be analysed."""
 Task = list[tuple[int, "str | None", "bytes | None"]]
 """``(index, path, data)`` of the images of one unit of work."""
-Decoded = tuple[int, int, int, str, int, str, bytes, int, int, bytes]
+Decoded = tuple[int, int, int, str, int, str, bytes, int, int]
 """``(content_hash, width, height, mode, channels, format, pixels, small_width,
-small_height, thumb)`` of one decoded image: ``pixels`` the 8-bit ``L``/``RGB`` bytes
-of its statistics image, ``thumb`` those of its 32x32 pHash thumbnail."""
+small_height)`` of one decoded image: ``pixels`` the 8-bit ``L``/``RGB`` bytes of its
+statistics image."""
 
 
 @dataclass
@@ -168,15 +167,8 @@ def _to_8bit(im: Any) -> Any:
 
 
 def _decode_one(data: bytes) -> Decoded:
-    """Decode one image with pillow C calls only; the figures come later, per task.
-
-    The statistics image is the decoded image (as 8-bit ``L`` or ``RGB``)
-    box-reduced by an integer factor to a short side of 32-63 px (smaller images
-    are used as they are): exact area averages, so its channel means are those of
-    the full image up to rounding, and standard deviations measure contrast at
-    that scale, the scale the pHash sees. The pHash thumbnail is that image, or
-    its antialiased bilinear resize to 32x32 when it is not already that size.
-    """
+    """Decode one image with pillow C calls only (decode, pixel hash, one box
+    reduction); the figures come later, per task, in :func:`_figures`."""
     im = Image.open(io.BytesIO(data))
     width, height = im.size
     mode, fmt = im.mode, im.format or ""
@@ -194,11 +186,19 @@ def _decode_one(data: bytes) -> Decoded:
         # the same indices under another palette are another picture
         seed = _hash(bytes(im.getpalette() or b""), seed)
     content = _hash(im.tobytes(), seed)
-    small = _reduced(im if mode in ("RGB", "L") else _to_8bit(im))
-    pixels: bytes = small.tobytes()
-    sw, sh = small.size
-    thumb = pixels if (sw, sh) == (_PHASH_N, _PHASH_N) else _resized(small)
-    return content, width, height, mode, channels, fmt, pixels, sw, sh, thumb
+    pixels, sw, sh = _statistics_image(im if mode in ("RGB", "L") else _to_8bit(im))
+    return content, width, height, mode, channels, fmt, pixels, sw, sh
+
+
+def _statistics_image(im8: Any) -> tuple[bytes, int, int]:
+    """``(pixels, width, height)`` of the statistics image of an 8-bit image: the
+    image box-reduced to a short side of 64-127 px (smaller images as they are).
+
+    Its pHash thumbnail is computed from it in :func:`_figures`.
+    """
+    mid = _reduced(im8)
+    pixels: bytes = mid.tobytes()
+    return pixels, mid.size[0], mid.size[1]
 
 
 def _hash(data: Any, seed: int = 0) -> int:
@@ -213,23 +213,17 @@ def _hash(data: Any, seed: int = 0) -> int:
 
 
 def _reduced(im8: Any) -> Any:
-    """``im8`` box-reduced by an integer factor to a short side of 32-63 px.
+    """``im8`` box-reduced by an integer factor to a short side of 64-127 px.
 
     The last ``width % factor`` columns and ``height % factor`` rows are left out,
     so every output pixel averages a full box (pillow would average the partial
-    boxes at the edges too, over-weighting edge pixels in the means).
+    boxes at the edges too, over-weighting edge pixels).
     """
     width, height = im8.size
-    factor = min(width, height) // _PHASH_N
+    factor = min(width, height) // (2 * _PHASH_N)
     if factor <= 1:
         return im8
     return im8.reduce(factor, (0, 0, width - width % factor, height - height % factor))
-
-
-def _resized(small: Any) -> bytes:
-    """The 32x32 pHash thumbnail of a statistics image (antialiased bilinear)."""
-    out: bytes = small.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR).tobytes()
-    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -247,39 +241,68 @@ def phash_batch(luma32: np.ndarray) -> np.ndarray:
     x = np.asarray(luma32, dtype=np.float64).reshape(-1, _PHASH_N, _PHASH_N)
     if len(x) == 0:
         return np.zeros(0, dtype=np.uint64)
-    low = (_DCT8 @ x @ _DCT8.T).reshape(len(x), 64)
-    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
-    packed = np.packbits(low > med[:, None], axis=1)
-    return packed.view(">u8").ravel().astype(np.uint64)
+    return _phash_bits((_DCT8 @ x @ _DCT8.T).reshape(len(x), 64))
 
 
 def phash64(im: Any) -> int:
     """64-bit DCT perceptual hash of one pillow image (same as the scan computes)."""
-    small = _reduced(_to_8bit(im))
-    pixels = small.tobytes()
-    thumb = pixels if small.size == (_PHASH_N, _PHASH_N) else _resized(small)
-    return int(_figures([(pixels, small.size[0], small.size[1], thumb)])[2][0])
+    return int(_figures([_statistics_image(_to_8bit(im))])[2][0])
 
 
-def _figures(items: list[tuple[bytes, int, int, bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-channel means and stds (n, 3) and pHashes (n,) of ``(pixels, width, height,
-    thumb)`` statistics images (8-bit ``L`` or ``RGB`` bytes), vectorised per shape.
+@functools.lru_cache(maxsize=64)
+def _resample_matrix(n: int) -> np.ndarray:
+    """``(32, n)`` weights of pillow's antialiased bilinear resize of ``n`` samples to 32.
+
+    The same triangle filter, widened by the scale when shrinking, with the same
+    centres and normalisation as pillow's ``precompute_coeffs``: applied to a
+    statistics image it gives the thumbnail ``resize((32, 32), BILINEAR)`` would,
+    without rounding to 8 bits.
+    """
+    scale = n / _PHASH_N
+    filterscale = max(scale, 1.0)
+    support = filterscale  # bilinear: support 1, widened by the scale
+    out = np.zeros((_PHASH_N, n))
+    for i in range(_PHASH_N):
+        centre = (i + 0.5) * scale
+        lo = max(int(centre - support + 0.5), 0)
+        hi = min(int(centre + support + 0.5), n)
+        x = (np.arange(lo, hi) - centre + 0.5) / filterscale
+        w = np.clip(1.0 - np.abs(x), 0.0, None)
+        if w.sum() > 0:
+            out[i, lo:hi] = w / w.sum()
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _dct_resample(n: int) -> np.ndarray:
+    """``(8, n)``: the 8 lowest DCT-II rows of a 32-point thumbnail, folded into the
+    resize from ``n`` samples (``_DCT8 @ _resample_matrix(n)``)."""
+    folded: np.ndarray = _DCT8 @ _resample_matrix(n)
+    return folded
+
+
+def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel means and stds (n, 3) and pHashes (n,) of ``(pixels, width, height)``
+    statistics images (8-bit ``L`` or ``RGB`` bytes), vectorised per shape.
 
     Grey images give the same figure for the three channels. Sums are of integers
     in float64, hence exact: the figures do not depend on how images were batched.
+    The pHash's 8x8 lowest DCT frequencies are taken straight from each image's
+    luma with :func:`_dct_resample` (resize and DCT in two small matrix products).
     """
     n = len(items)
     means = np.zeros((n, 3))
     stds = np.zeros((n, 3))
-    luma = np.zeros((n, _PHASH_N * _PHASH_N))
+    low = np.zeros((n, 8, 8))
     groups: dict[tuple[int, int, int], list[int]] = {}
-    odd: dict[int, list[int]] = {}
-    for i, (pixels, w, h, thumb) in enumerate(items):
+    for i, (pixels, w, h) in enumerate(items):
         groups.setdefault((w, h, len(pixels) // max(w * h, 1)), []).append(i)
-        if thumb is not pixels:
-            odd.setdefault(len(thumb) // (_PHASH_N * _PHASH_N), []).append(i)
-    # blocks of a few images: the float64 temporaries stay in cache
-    blocks = [(key, g[s : s + _FIGURE_BLOCK]) for key, g in groups.items() for s in range(0, len(g), _FIGURE_BLOCK)]
+    blocks = [
+        (key, g[s : s + step])
+        for key, g in groups.items()
+        for step in [max(1, _FIGURE_PIXELS // max(key[0] * key[1], 1))]
+        for s in range(0, len(g), step)
+    ]
     for (w, h, bands), members in blocks:
         x = np.frombuffer(b"".join([items[i][0] for i in members]), dtype=np.uint8)
         x = x.reshape(len(members), w * h, bands).astype(np.float64)
@@ -291,13 +314,18 @@ def _figures(items: list[tuple[bytes, int, int, bytes]]) -> tuple[np.ndarray, np
         sd = np.sqrt(np.maximum(s2 / (w * h) - m * m, 0.0))
         means[members] = m if bands == 3 else np.repeat(m, 3, axis=1)
         stds[members] = sd if bands == 3 else np.repeat(sd, 3, axis=1)
-        if (w, h) == (_PHASH_N, _PHASH_N):
-            luma[members] = x @ _LUMA if bands == 3 else x[:, :, 0]
-    for bands, members in odd.items():
-        t = np.frombuffer(b"".join([items[i][3] for i in members]), dtype=np.uint8)
-        t = t.reshape(len(members), _PHASH_N * _PHASH_N, bands).astype(np.float64)
-        luma[members] = t @ _LUMA if bands == 3 else t[:, :, 0]
-    return means, stds, phash_batch(luma.reshape(n, _PHASH_N, _PHASH_N))
+        luma = (x @ _LUMA if bands == 3 else x[:, :, 0]).reshape(len(members), h, w)
+        low[members] = _dct_resample(h) @ luma @ _dct_resample(w).T
+    return means, stds, _phash_bits(low.reshape(n, 64))
+
+
+def _phash_bits(low: np.ndarray) -> np.ndarray:
+    """64-bit hashes from ``(n, 64)`` low DCT frequencies: each against their median."""
+    if len(low) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
+    packed = np.packbits(low > med[:, None], axis=1)
+    return packed.view(">u8").ravel().astype(np.uint64)
 
 
 def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
@@ -345,10 +373,8 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
                 continue
             index.append(idx)
             byte_hashes.append(byte_hash)
-    contents, widths, heights, modes, channels, formats, pixels, sws, shs, thumbs = (
-        zip(*rows) if rows else ((),) * 10
-    )
-    means, stds, ph = _figures(list(zip(pixels, sws, shs, thumbs)))
+    contents, widths, heights, modes, channels, formats, pixels, sws, shs = zip(*rows) if rows else ((),) * 9
+    means, stds, ph = _figures(list(zip(pixels, sws, shs)))
     return TaskResult(
         index=np.asarray(index, dtype=np.int64),
         byte_hash=np.asarray(byte_hashes, dtype=np.uint64),
@@ -372,8 +398,8 @@ def analyse_image(data: bytes) -> dict[str, Any]:
     ``channels``, ``format``, ``means``, ``stds`` (R, G, B), ``brightness``,
     ``pixel_std``.
     """
-    content, w, h, mode, ch, fmt, pixels, sw, sh, thumb = _decode_one(data)
-    means, stds, ph = _figures([(pixels, sw, sh, thumb)])
+    content, w, h, mode, ch, fmt, pixels, sw, sh = _decode_one(data)
+    means, stds, ph = _figures([(pixels, sw, sh)])
     return {
         "content": content, "phash": int(ph[0]), "width": w, "height": h, "mode": mode, "channels": ch,
         "format": fmt, "means": tuple(float(v) for v in means[0]), "stds": tuple(float(v) for v in stds[0]),
