@@ -99,7 +99,7 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
         others = [s.hashes.series(kind) for s in later if len(s.hashes) and s.hashes.has(kind)]
         hit = np.zeros(0, dtype=np.int64)
         if len(ref.hashes) and ref.hashes.has(kind) and others:
-            wanted = pl.concat(others).unique()
+            wanted = pl.concat(others, rechunk=False)  # is_in hashes it into a set: no unique() pass first
             hit = np.flatnonzero(ref.hashes.series(kind).is_in(wanted.implode()).to_numpy())
         cache[ref.name, kind] = hit
     out: np.ndarray = cache[ref.name, kind]
