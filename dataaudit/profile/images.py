@@ -291,8 +291,9 @@ def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarra
     luma with :func:`_dct_resample` (resize and DCT in two small matrix products).
     """
     n = len(items)
-    means = np.zeros((n, 3))
-    stds = np.zeros((n, 3))
+    sums = np.zeros((n, 3))
+    squares = np.zeros((n, 3))
+    count = np.ones(n)
     low = np.zeros((n, 8, 8))
     groups: dict[tuple[int, int, int], list[int]] = {}
     for i, (pixels, w, h) in enumerate(items):
@@ -306,16 +307,16 @@ def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarra
     for (w, h, bands), members in blocks:
         x = np.frombuffer(b"".join([items[i][0] for i in members]), dtype=np.uint8)
         x = x.reshape(len(members), w * h, bands).astype(np.float64)
-        # sums as matrix products: numpy's reductions over the middle axis are several times slower
         ones = np.ones(w * h)
-        s1 = x.transpose(0, 2, 1) @ ones
-        s2 = (x * x).transpose(0, 2, 1) @ ones
-        m = s1 / (w * h)
-        sd = np.sqrt(np.maximum(s2 / (w * h) - m * m, 0.0))
-        means[members] = m if bands == 3 else np.repeat(m, 3, axis=1)
-        stds[members] = sd if bands == 3 else np.repeat(sd, 3, axis=1)
+        # sums as matrix products (numpy's reductions over the middle axis are several times
+        # slower); integers in float64, hence exact
+        sums[members] = x.transpose(0, 2, 1) @ ones  # a grey image's sum fills the three channels
+        squares[members] = (x * x).transpose(0, 2, 1) @ ones
+        count[members] = w * h
         luma = (x @ _LUMA if bands == 3 else x[:, :, 0]).reshape(len(members), h, w)
         low[members] = _dct_resample(h) @ luma @ _dct_resample(w).T
+    means = sums / count[:, None]
+    stds = np.sqrt(np.maximum(squares / count[:, None] - means * means, 0.0))
     return means, stds, _phash_bits(low.reshape(n, 64))
 
 
