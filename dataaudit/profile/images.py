@@ -17,8 +17,8 @@ Per image we compute:
   JPEG coefficients do;
 * a 64-bit perceptual hash (DCT pHash as in Zauner 2010 and ``imagehash``: the
   image box-reduced to a short side of 64-127 px, resized to a 32x32 thumbnail
-  with an antialiased bilinear filter, its luma's 8x8 lowest DCT frequencies
-  against their median);
+  with pillow's antialiased bilinear weights, its luma's 8x8 lowest DCT
+  frequencies against their median; the resize is folded into the DCT);
 * width, height, aspect (width / height), mode, channel count (palette images
   count as the RGB(A) they decode to), format;
 * per-channel mean and standard deviation of R, G, B on a 0-255 scale, of the
@@ -344,9 +344,9 @@ def _classify_error(data: bytes, exc: BaseException) -> tuple[str, str]:
 def decode_task(root: str | None, items: Task) -> TaskResult:
     """Analyse ``(index, path, data)`` items; the unit of work of a worker process.
 
-    Per image only pillow's C routines run (decode, pixel hash, reduction,
-    thumbnail); the statistics and perceptual hashes are then computed for the
-    whole task at once with numpy.
+    Per image only pillow's C routines run (decode, pixel hash, one box
+    reduction); the statistics and perceptual hashes are then computed for the
+    whole task at once with numpy (:func:`_figures`).
     """
     index: list[int] = []
     byte_hashes: list[int] = []
