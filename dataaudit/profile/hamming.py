@@ -25,8 +25,9 @@ import numpy as np
 DEFAULT_RADIUS = 8
 """Default radius for 64-bit DCT pHash (see ``sample_data/images_README.md`` for the measurements)."""
 
-BRUTE_FORCE_PAIRS = 4_000_000
-"""Below this many pairs, compare all pairs directly."""
+BRUTE_FORCE_PAIRS = 250_000
+"""Below this many pairs, compare all pairs directly (above it the multi-index search is faster:
+a 2,000-hash self-join takes ~50 ms by brute force, ~5 ms indexed)."""
 
 _MAX_CHUNK_BITS = 24
 
