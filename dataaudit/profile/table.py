@@ -37,22 +37,15 @@ def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
 
-def normalised_text(series: pl.Series, unicode: bool = True) -> pl.Series:
+def normalised_text(series: pl.Series) -> pl.Series:
     """Case-folded, NFKC, whitespace-collapsed text: what near-duplicate text compares.
 
-    ``unicode=False`` skips NFKC, which is the identity on ASCII text (the
-    profiler checks each batch for non-ASCII characters first). Collapsing
-    whitespace runs is a regex replace, so it is applied only to the values that
-    hold a run or a whitespace character other than a space (few, in most text).
+    Collapsing whitespace runs is a regex replace, so it is applied only to the
+    values that hold a run or a whitespace character other than a space.
+    :func:`normalised_hash` calls this only for the values not already in normal form.
     """
-    text = series.cast(pl.String)
-    if unicode:
-        text = text.str.normalize("NFKC")
-    low = text.str.to_lowercase()
-    if unicode:
-        odd = low.str.contains(r"\s\s|[^\S ]")
-    else:  # two literal probes are cheaper than the Unicode-aware regex
-        odd = low.str.contains("  ", literal=True) | low.str.contains("[\t\n\r\x0b\x0c]")
+    low = series.cast(pl.String).str.normalize("NFKC").str.to_lowercase()
+    odd = low.str.contains(r"\s\s|[^\S ]")
     if odd.any():
         where = odd.arg_true()
         low = low.scatter(where, low.gather(where).str.replace_all(r"\s+", " "))
