@@ -189,3 +189,29 @@ def test_batching_does_not_change_split_stats(pieces: int) -> None:
     for name in whole.columns:
         same_columns(split.columns[name], whole.columns[name])
     assert split.labels is not None and whole.labels is not None and split.labels.counts == whole.labels.counts
+
+
+def test_hashes_computed_beside_the_column_statistics_equal_the_sequential_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large batches hash in a helper thread while the columns are profiled: same statistics."""
+    from dataaudit.profile import table
+
+    rng = np.random.default_rng(1)
+    n = 3 * table.PARALLEL_ROWS
+    frame = pl.DataFrame({
+        "num": rng.normal(10, 2, n).round(2), "int": rng.integers(0, 9, n),
+        "cat": rng.choice(["x", "y", "NA", ""], n), "text": [f"Review {i % 997}  TEXT" for i in range(n)],
+        "label": rng.choice(["a", "b", "c"], n), ROW: np.arange(n),
+    })
+    pieces = [frame[: n // 2], frame[n // 2:]]
+    threaded = profile(frame, pieces)
+    monkeypatch.setattr(table, "PARALLEL_ROWS", n + 1)
+    sequential = profile(frame, pieces)
+    for name in sequential.columns:
+        same_columns(threaded.columns[name], sequential.columns[name])
+    for x, y in zip(threaded.hashes.arrays(), sequential.hashes.arrays()):
+        assert x is not None and y is not None and np.array_equal(x, y)
+    assert np.array_equal(threaded.hashes.take("raw", np.arange(n)), sequential.hashes.take("raw", np.arange(n)))
+    assert threaded.sample.rows().equals(sequential.sample.rows())
+    assert threaded.labels is not None and sequential.labels is not None
+    assert threaded.labels.counts == sequential.labels.counts
