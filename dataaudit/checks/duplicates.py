@@ -95,7 +95,8 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     cache = stats.derived.setdefault("shared", {})
     if (ref.name, kind) not in cache:
         ordered = stats.ordered
-        later = ordered[ordered.index(ref) + 1:] if ref in ordered else [s for s in ordered if s is not ref]
+        at = next((i for i, s in enumerate(ordered) if s is ref), None)  # identity: stats compare by value
+        later = ordered[at + 1:] if at is not None else [s for s in ordered if s is not ref]
         others = [s.hashes.series(kind) for s in later if len(s.hashes) and s.hashes.has(kind)]
         hit = np.zeros(0, dtype=np.int64)
         if len(ref.hashes) and ref.hashes.has(kind) and others:
