@@ -233,7 +233,7 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         )
 
 
-def _text_near(split: SplitStats) -> bool:
+def _has_text_hashes(split: SplitStats) -> bool:
     """Whether the split has normalised and raw text hashes for every item."""
     return split.hashes.has("norm") and split.hashes.has("raw")
 
@@ -306,7 +306,7 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
     for split in stats.ordered:
         pairs: list[tuple[int, int, int | None]] = []
         extra_count = 0
-        text = _text_near(split)
+        text = _has_text_hashes(split)
         if text:
             items, firsts = _near_in_groups(stats, split)
             pairs.extend((int(a), int(b), None) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
@@ -357,7 +357,7 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
     p = ctx.params("near_split_overlap")
     for earlier, later, vs_ref in _overlap_pairs(stats):
         matches: dict[int, tuple[int, int | None]] = {}
-        if _text_near(later) and _text_near(earlier):
+        if _has_text_hashes(later) and _has_text_hashes(earlier):
             for a, b in zip(*_near_text_across(stats, earlier, later)):
                 matches.setdefault(int(a), (int(b), None))
         lp, ep = _phash(later), _phash(earlier)

@@ -165,18 +165,12 @@ class ItemHashes:
         return self
 
     # -- columns -------------------------------------------------------------------------
-    @staticmethod
-    def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        if len(parts) == 1:
-            return parts[0]
-        out = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-        parts[:] = [out]
-        return out
-
     @property
     def content(self) -> np.ndarray:
         """64-bit content hash per item (label excluded)."""
-        return self._cat(self._content, np.uint64)
+        if len(self._content) != 1:  # consolidated once: later reads of a queried split are free
+            self._content[:] = [np.concatenate(self._content) if self._content else np.zeros(0, dtype=np.uint64)]
+        return self._content[0]
 
     @property
     def label(self) -> np.ndarray:
