@@ -29,6 +29,9 @@ BRUTE_FORCE_PAIRS = 250_000
 """Below this many pairs, compare all pairs directly (above it the multi-index search is faster:
 a 2,000-hash self-join takes ~50 ms by brute force, ~5 ms indexed)."""
 
+THREADED_PAIRS = 1_000_000_000
+"""From this many query x index pairs on, the multi-index probes run in threads."""
+
 _MAX_CHUNK_BITS = 24
 
 
@@ -78,7 +81,7 @@ def _plan(n_index: int, n_query: int, radius: int, self_join: bool = True) -> in
     random candidates the probe draws (queries x index / 2**bits). Constants
     were measured on this code (seconds).
     """
-    per_probe, per_query, per_candidate = 1.5e-3, 30e-9, 50e-9
+    per_probe, per_query, per_candidate = 1.5e-4, 8e-9, 40e-9
     queries = n_query / 2.0 if self_join else float(n_query)
     best_m, best_cost = 64, math.inf
     for m in range(1, 65):
@@ -178,7 +181,12 @@ def _mih(a: np.ndarray, b: np.ndarray | None, radius: int, threads: int | None =
         for part in (flips[:half], flips[half:]):
             if len(part):
                 jobs.append((shift, bits, part))
-    workers = threads if threads is not None else min(len(jobs), os.cpu_count() or 1)
+    if threads is not None:
+        workers = threads
+    elif len(a) * len(index) < THREADED_PAIRS:
+        workers = 1  # thread start-up and GIL hand-offs cost more than they save here
+    else:
+        workers = min(len(jobs), os.cpu_count() or 1)
 
     def run(job: tuple[int, int, np.ndarray]) -> list[np.ndarray]:
         shift, bits, flips = job
