@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataaudit.checks.duplicates import repeated
+from dataaudit.checks.duplicates import key_index, repeated
 from dataaudit.profile.hashes import ItemHashes, fold32
-from dataaudit.profile.table import HASH_SEED, normalised_hash, normalised_text
+from dataaudit.profile.table import HASH_SEED, TextShape, normalised_hash, normalised_text, text_shape
 from dataaudit.sources.base import ROW, RecordProblem
 from dataaudit.sources.delimited import DelimitedReader, sniff
 from dataaudit.sources.readahead import read_ahead
@@ -216,7 +216,38 @@ TEXT = st.text(st.sampled_from(list("abcXYZ  \t\n\r\x0b\x0c") + ["é", "Ｆ", "\
 def test_normalised_hash_equals_hashing_the_normalised_text(values: list[str | None]) -> None:
     series = pl.Series(values, dtype=pl.String)
     expected = normalised_text(series).hash(HASH_SEED).to_numpy()
-    assert normalised_hash(series, series.hash(HASH_SEED).to_numpy()).tolist() == expected.tolist()
+    raw = series.hash(HASH_SEED).to_numpy()
+    assert normalised_hash(series, raw).tolist() == expected.tolist()
+    assert normalised_hash(series, raw, text_shape(series)).tolist() == expected.tolist()
+
+
+@SETTINGS
+@given(values=st.lists(TEXT | st.none(), min_size=1, max_size=30))
+def test_text_shape_claims_only_what_holds_for_every_value(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    shape = text_shape(series)
+    present = [v for v in values if v is not None]
+    if shape.ascii:
+        assert all(v.isascii() for v in present)
+    if shape.trimmed:
+        assert series.str.strip_chars().to_list() == values
+    if shape.normal:
+        assert normalised_text(series).to_list() == [v for v in values]
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["great app", "slow login", None], TextShape(ascii=True, trimmed=True, normal=True)),
+    (["Great app", "slow login"], TextShape(ascii=True, trimmed=True, normal=False)),
+    (["great  app"], TextShape(ascii=True)),
+    (["great app ", "x"], TextShape(ascii=True)),
+    (["great", " app"], TextShape(ascii=True)),
+    (["great\tapp"], TextShape(ascii=True)),
+    (["café"], TextShape()),
+], ids=["lower-case single-spaced ASCII is normal", "a capital is trimmed but not normal",
+        "a double space is neither", "a trailing space is neither", "a leading space is neither",
+        "a tab is neither", "non-ASCII proves nothing"])
+def test_text_shape_of_typical_columns(values: list[str | None], expected: TextShape) -> None:
+    assert text_shape(pl.Series(values, dtype=pl.String)) == expected
 
 
 # -- repeated keys -----------------------------------------------------------------------------------------
@@ -227,6 +258,35 @@ def test_repeated_keys_are_decided_on_all_64_bits() -> None:
     h.add(range(4, 7), np.array([(7 << 32) | 3, 11, (5 << 32) | 2], dtype=np.uint64))
     # equal upper halves alone (positions 0 and 1) are not repeats; the full values at 1/6 and 3/4 are
     assert repeated(h, "content").tolist() == [1, 3, 4, 6]
+
+
+def _split_hashes(rng: np.random.Generator, pool: np.ndarray, sizes: list[int]) -> list[ItemHashes]:
+    splits = []
+    for n in sizes:
+        h = ItemHashes()
+        keys = rng.choice(pool, n)
+        for a in range(0, n, 7):  # several parts per split
+            h.add(range(a, min(a + 7, n)), keys[a:a + 7])
+        splits.append(h)
+    return splits
+
+
+@pytest.mark.parametrize("bucket_bytes", [1 << 30, 64], ids=["in one sort", "in many buckets"])
+@pytest.mark.parametrize("seed", range(6))
+def test_key_index_finds_exactly_the_repeats_and_later_occurrences(seed: int, bucket_bytes: int) -> None:
+    rng = np.random.default_rng(seed)
+    # few distinct keys, many sharing their upper half: every kind of meeting happens
+    high = rng.integers(0, 6, 40, dtype=np.uint64) << np.uint64(32)
+    pool = np.unique(high | rng.integers(0, 2**32, 40, dtype=np.uint64))
+    splits = _split_hashes(rng, pool, [int(rng.integers(0, 60)), int(rng.integers(0, 30)), int(rng.integers(0, 30))])
+    got = key_index(splits, "content", bucket_bytes=bucket_bytes)
+    keys = [np.concatenate(h.parts("content")).tolist() if len(h) else [] for h in splits]
+    for j, (rep, later) in enumerate(got):
+        own = keys[j]
+        after = {k for other in keys[j + 1:] for k in other}
+        assert rep.tolist() == [i for i, k in enumerate(own) if own.count(k) > 1]
+        assert later.tolist() == [i for i, k in enumerate(own) if k in after]
+        assert rep.tolist() == repeated(splits[j], "content").tolist()
 
 
 def test_no_repeats_in_random_keys_even_when_upper_halves_collide() -> None:

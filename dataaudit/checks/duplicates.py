@@ -6,7 +6,7 @@ near copies use the normalised-text hash (text) or the perceptual hash (images).
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,7 +56,10 @@ def repeated_in(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray
     """Positions of the items of ``split`` whose ``kind`` key repeats within it (shared by the checks)."""
     cache = stats.derived.setdefault("repeated", {})
     if (split.name, kind) not in cache:
-        cache[split.name, kind] = repeated(split.hashes, kind)
+        if _position(stats, split) is not None:
+            _index_kind(stats, kind)
+        else:
+            cache[split.name, kind] = repeated(split.hashes, kind)
     out: np.ndarray = cache[split.name, kind]
     return out
 
@@ -87,54 +90,140 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     """Positions of the items of ``ref`` whose ``kind`` key occurs in a later split.
 
     Splits are compared with the earlier ones (val and test with train, test with
-    val), so this is one pass over ``ref``'s keys against a hash set of the later
-    splits' distinct keys (a semi-join: memory in proportion to the smaller
-    splits), shared by every check that compares splits; only the matching items
-    are looked at further.
+    val); every check that compares splits starts from these positions, and only
+    the matching items are looked at further. Built for every split at once by
+    :func:`key_index`.
     """
     cache = stats.derived.setdefault("shared", {})
     if (ref.name, kind) not in cache:
-        ordered = stats.ordered
-        at = next((i for i, s in enumerate(ordered) if s is ref), None)  # identity: stats compare by value
-        later = ordered[at + 1:] if at is not None else [s for s in ordered if s is not ref]
-        others = [s.hashes.series(kind) for s in later if len(s.hashes) and s.hashes.has(kind)]
-        hit = np.zeros(0, dtype=np.int64)
-        if len(ref.hashes) and ref.hashes.has(kind) and others:
-            wanted = pl.concat(others, rechunk=False)  # is_in hashes it into a set: no unique() pass first
-            hit = np.flatnonzero(ref.hashes.series(kind).is_in(wanted.implode()).to_numpy())
-        cache[ref.name, kind] = hit
+        if _position(stats, ref) is not None:
+            _index_kind(stats, kind)
+        else:  # not one of the dataset's splits: compared with all of them
+            others = [s.hashes for s in stats.ordered]
+            cache[ref.name, kind] = _shared_by_set(ref.hashes, others, kind)
     out: np.ndarray = cache[ref.name, kind]
     return out
 
 
-PARALLEL_INDEX_BYTES = 256 * 1024 * 1024
-"""Build two split indexes at once only while their temporaries stay under this."""
+def _position(stats: DatasetStats, split: SplitStats) -> int | None:
+    # identity: split statistics compare by value
+    return next((i for i, s in enumerate(stats.ordered) if s is split), None)
+
+
+def _index_kind(stats: DatasetStats, kind: str) -> None:
+    """Fill the ``repeated`` and ``shared`` caches of every split for one kind of key."""
+    ordered = stats.ordered
+    repeats = stats.derived.setdefault("repeated", {})
+    shared = stats.derived.setdefault("shared", {})
+    for split, (rep, sh) in zip(ordered, key_index([s.hashes for s in ordered], kind)):
+        repeats[split.name, kind] = rep
+        shared[split.name, kind] = sh
 
 
 def precompute(stats: DatasetStats) -> None:
-    """Build the shared indexes (repeated keys per split, keys shared with later splits) two at a time.
+    """Build the key indexes the checks share (repeats within each split, keys shared with later splits).
 
-    Sorting and hashing release the GIL, so on a machine with two or more cores
-    the indexes of different splits and kinds are built side by side before the
-    checks read them; the checks would build any missing one themselves.
+    The checks would build a missing one themselves; building them here, one kind
+    of key after the other, keeps the peak memory that of one index.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    jobs: list[tuple[Any, SplitStats, str]] = []
     for kind in ("content", "norm"):
-        for split in stats.ordered:
-            if len(split.hashes) < 2 or not split.hashes.has(kind):
-                continue
-            jobs.append((repeated_in, split, kind))
-            jobs.append((shared_with_others, split, kind))
-    jobs.sort(key=lambda job: -len(job[1].hashes))  # largest first
-    largest = len(jobs[0][1].hashes) if jobs else 0
-    # each job holds about 5 bytes an item of temporaries (upper halves, masks): side by side only while
-    # two of them stay small next to the hashes themselves
-    workers = min(2, os.cpu_count() or 1) if 2 * 5 * largest <= PARALLEL_INDEX_BYTES else 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(func, stats, split, kind) for func, split, kind in jobs]:
-            future.result()
+        if any(len(s.hashes) and s.hashes.has(kind) for s in stats.ordered):
+            _index_kind(stats, kind)
+
+
+INDEX_BUCKET_BYTES = 96 * 1024 * 1024
+"""Sort at most about this many bytes of keys at once: larger datasets are indexed in buckets
+(by the top bits of the keys), one after the other."""
+
+
+def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUCKET_BYTES,
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each split in order: the positions whose ``kind`` key repeats within the split, and
+    those whose key occurs in a later split (both ascending).
+
+    One sort over every split's keys answers both questions for all splits: each
+    key's upper 32 bits and its item number across the splits are packed into one
+    uint64 and sorted, so keys whose upper halves meet end up side by side. Only
+    those (the true repeats and, in 10 million keys, some ten thousand chance
+    meetings) are looked at further, and their full 64-bit keys decide. Cheaper
+    than a sort per split plus a hash-set probe per pair of splits, and the
+    temporaries stay within about ``bucket_bytes`` whatever the dataset's size.
+    """
+    e = np.zeros(0, dtype=np.int64)
+    sizes = [len(h) if len(h) and h.has(kind) else 0 for h in splits]
+    bases = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    total = int(bases[-1])
+    if total < 2:
+        return [(e, e) for _ in splits]
+    if total >= 2**32:  # item numbers no longer fit beside the upper halves
+        return [(repeated(h, kind), _shared_by_set(h, splits[j + 1:], kind)) for j, h in enumerate(splits)]
+    bits = max(0, math.ceil(math.log2(max(1.0, 8 * total / bucket_bytes))))
+    high_half, low_half = np.uint64(0xFFFFFFFF00000000), np.uint64(0xFFFFFFFF)
+    step = 1 << 21  # keys are shifted and compared in windows: no temporary as large as the keys
+    window = np.empty(min(step + 1, total), dtype=np.uint64)
+    found: list[np.ndarray] = []
+    for bucket in range(1 << bits):
+        keys = _packed_keys(splits, sizes, bases, kind, bits, bucket, total)
+        keys.sort()
+        for a in range(0, max(len(keys) - 1, 0), step):
+            w = np.bitwise_and(keys[a:a + step + 1], high_half, out=window[:len(keys[a:a + step + 1])])
+            meet = np.flatnonzero(w[1:] == w[:-1])
+            if len(meet):
+                found.append(keys[a + np.union1d(meet, meet + 1)] & low_half)
+        del keys
+    items = np.unique(np.concatenate(found)).astype(np.int64) if found else e
+    if not len(items):
+        return [(e, e) for _ in splits]
+    which = np.searchsorted(bases, items, side="right") - 1
+    local = items - bases[which]
+    full = np.empty(len(items), dtype=np.uint64)
+    for j, hashes in enumerate(splits):
+        sel = which == j
+        if sel.any():
+            full[sel] = hashes.take(kind, local[sel])
+    _, key_group = np.unique(full, return_inverse=True)
+    key_group = key_group.reshape(-1).astype(np.int64)
+    _, pair, pair_count = np.unique(key_group * len(splits) + which, return_inverse=True, return_counts=True)
+    repeats = pair_count[pair.reshape(-1)] > 1
+    last = np.full(int(key_group.max()) + 1, -1, dtype=np.int64)
+    np.maximum.at(last, key_group, which)
+    later = last[key_group] > which
+    return [(local[(which == j) & repeats], local[(which == j) & later]) for j in range(len(splits))]
+
+
+def _packed_keys(splits: list[ItemHashes], sizes: list[int], bases: np.ndarray, kind: str,
+                 bits: int, bucket: int, total: int) -> np.ndarray:
+    """The keys of one bucket (those whose top ``bits`` bits are ``bucket``): upper half | item number."""
+    high_half = np.uint64(0xFFFFFFFF00000000)
+    if not bits:  # every key: written straight into place, no temporaries the size of a part
+        keys = np.empty(total, dtype=np.uint64)
+        numbers = np.arange(max(len(p) for h, n in zip(splits, sizes) if n for p in h.parts(kind)), dtype=np.uint64)
+        at = 0
+        for hashes, size in zip(splits, sizes):
+            for part in hashes.parts(kind) if size else ():
+                seg = keys[at:at + len(part)]
+                np.bitwise_and(part, high_half, out=seg)
+                seg += numbers[:len(part)]  # the low halves are zero: adding is or-ing
+                seg += np.uint64(at)
+                at += len(part)
+        return keys
+    segments: list[np.ndarray] = []
+    for hashes, size, base in zip(splits, sizes, bases.tolist()):
+        at = base
+        for part in hashes.parts(kind) if size else ():
+            keep = np.flatnonzero((part >> np.uint64(64 - bits)) == bucket)
+            segments.append((part[keep] & high_half) | (keep.astype(np.uint64) + np.uint64(at)))
+            at += len(part)
+    return np.concatenate(segments) if segments else np.zeros(0, dtype=np.uint64)
+
+
+def _shared_by_set(hashes: ItemHashes, others: list[ItemHashes], kind: str) -> np.ndarray:
+    """Positions of ``hashes`` whose ``kind`` key is among ``others``' (a hash-set probe)."""
+    wanted = [h.series(kind) for h in others if h is not hashes and len(h) and h.has(kind)]
+    if not len(hashes) or not hashes.has(kind) or not wanted:
+        return np.zeros(0, dtype=np.int64)
+    keys = pl.concat(wanted, rechunk=False)  # is_in hashes it into a set: no unique() pass first
+    return np.flatnonzero(hashes.series(kind).is_in(keys.implode()).to_numpy())
 
 
 def lookup(stats: DatasetStats, ref: SplitStats, kind: str, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
