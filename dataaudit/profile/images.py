@@ -198,6 +198,8 @@ def _statistics_image(im8: Any) -> tuple[bytes, int, int]:
     Its pHash thumbnail is computed from it in :func:`_figures`.
     """
     mid = _reduced(im8)
+    # packed bytes (RGB in 3): pillow's stored 4-byte RGB would be cheaper to copy, but
+    # numpy converts a 3-of-4 strided view to float several times slower than it saves
     pixels: bytes = mid.tobytes()
     return pixels, mid.size[0], mid.size[1]
 
@@ -234,40 +236,76 @@ _IN_PLACE = {"L": (b"C", 1), "RGB": (b"+w:4", 4), "RGBA": (b"+w:4", 4)}
 the bytes per pixel it stores."""
 
 
+_LAYOUT_CHECKED: dict[str, bool] = {}
+"""Mode -> whether pillow's Arrow schema for it is the one :data:`_IN_PLACE` expects
+(checked on the first image of each mode, in each process)."""
+
+
+def _schema_matches(schema_capsule: Any, fmt: bytes, pixel_bytes: int) -> bool:
+    schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
+    if schema.format != fmt:
+        return False
+    if pixel_bytes == 1:
+        return bool(schema.n_children == 0)
+    return bool(schema.n_children == 1 and schema.children[0].contents.format == b"C")
+
+
+@functools.lru_cache(maxsize=64)
+def _char_array(nbytes: int) -> Any:
+    """The ctypes array type of ``nbytes`` bytes (creating a ctypes type costs microseconds)."""
+    return ctypes.c_char * nbytes
+
+
+def _stored_pixels(im: Any) -> tuple[Any, Any] | None:
+    """``(view, owner)``: the pixels of ``im`` as pillow stores them, in place, or ``None``.
+
+    Pillow exports an image held in one block of memory through the Arrow C data
+    interface; ``view`` is a ctypes array over that memory (``L``: 1 byte a pixel;
+    ``RGB``/``RGBA``: 4, ``RGB`` with a fourth byte of 255), valid while ``owner``
+    (the exported capsules) is alive. ``None`` for other modes and for images spread
+    over several blocks (very large ones), which depends only on mode and size.
+    """
+    layout = _IN_PLACE.get(im.mode)
+    if layout is None:
+        return None
+    try:
+        schema_capsule, array_capsule = im.__arrow_c_array__()
+    except (AttributeError, ValueError):
+        return None  # pillow without Arrow export, or rows not in one block
+    fmt, pixel_bytes = layout
+    ok = _LAYOUT_CHECKED.get(im.mode)
+    if ok is None:
+        ok = _LAYOUT_CHECKED[im.mode] = _schema_matches(schema_capsule, fmt, pixel_bytes)
+    if not ok:
+        return None
+    array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
+    if pixel_bytes > 1:
+        if array.n_children != 1:
+            return None
+        array = array.children[0].contents
+    width, height = im.size
+    nbytes = width * height * pixel_bytes
+    if array.length != nbytes or array.offset != 0 or array.n_buffers != 2 or not array.buffers[1]:
+        return None
+    return _char_array(nbytes).from_address(array.buffers[1]), (schema_capsule, array_capsule)
+
+
 def _pixel_hash(im: Any, seed: int) -> int:
     """xxh64 of the decoded pixels of ``im``, read in place where pillow exports them.
 
-    Pillow exports an image held in one block of memory through the Arrow C data
-    interface; hashing that buffer saves ``tobytes``, which allocates a copy and
-    packs ``RGB`` from the 4 bytes per pixel pillow stores (~5 us of a 128x128
-    image's ~20 us). ``RGB`` is hashed as stored, its fourth byte included:
-    pillow's decoders and unpackers set it to 255, so a JPEG and a lossless copy
-    in another format still hash alike (a test holds every format to that).
-    Other modes, and images spread over several blocks (very large ones), are
-    hashed from ``tobytes``; which path an image takes depends only on its mode
-    and size, so identical images take the same one.
+    Hashing pillow's own buffer (:func:`_stored_pixels`) saves ``tobytes``, which
+    allocates a copy and packs ``RGB`` from the 4 bytes per pixel pillow stores.
+    ``RGB`` is hashed as stored, its fourth byte included: pillow's decoders and
+    unpackers set it to 255, so a JPEG and a lossless copy in another format still
+    hash alike (a test holds every format to that). Other modes, and images spread
+    over several blocks, are hashed from ``tobytes``; which path an image takes
+    depends only on its mode and size, so identical images take the same one.
     """
-    layout = _IN_PLACE.get(im.mode)
-    if layout is not None:
-        try:
-            schema_capsule, array_capsule = im.__arrow_c_array__()
-        except (AttributeError, ValueError):
-            pass  # pillow without Arrow export, or rows not in one block
-        else:
-            fmt, pixel_bytes = layout
-            schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
-            array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
-            if schema.format == fmt and pixel_bytes > 1 and array.n_children == schema.n_children == 1:
-                if schema.children[0].contents.format != b"C":
-                    return _hash(im.tobytes(), seed)
-                array = array.children[0].contents
-            nbytes = im.size[0] * im.size[1] * pixel_bytes
-            if schema.format == fmt and array.length == nbytes and array.offset == 0 and array.n_buffers == 2:
-                pointer = array.buffers[1]
-                if pointer:
-                    # the capsules own the exported memory and are alive until we return
-                    return _hash((ctypes.c_char * nbytes).from_address(pointer), seed)
-    return _hash(im.tobytes(), seed)
+    stored = _stored_pixels(im)
+    if stored is None:
+        return _hash(im.tobytes(), seed)
+    view, _owner = stored  # the capsules own the exported memory: alive until we return
+    return _hash(view, seed)
 
 
 def _hash(data: Any, seed: int = 0) -> int:
