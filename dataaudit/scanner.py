@@ -20,18 +20,32 @@ from dataaudit.sources.base import Batch, Dataset
 
 def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | None = None) -> list[Finding]:
     """Every registered check on ``stats``; ignores and severity overrides applied."""
-    ctx = CheckContext(config=config, extras=extras or {})
-    if not all(i in config.ignore for i in ("duplicates", "split_overlap", "near_duplicates",
-                                             "near_split_overlap", "conflicting_labels")):
-        from dataaudit.checks.duplicates import precompute
+    from concurrent.futures import ThreadPoolExecutor
 
-        precompute(stats)
-    findings: list[Finding] = []
-    for spec in iter_specs():
-        if all(i in config.ignore for i in spec.ids):
-            continue
-        findings.extend(f for f in spec.func(stats, ctx))
-    return apply_policy(findings, config)
+    ctx = CheckContext(config=config, extras=extras or {})
+    specs = [spec for spec in iter_specs() if not all(i in config.ignore for i in spec.ids)]
+    results: list[list[Finding]] = [[] for _ in specs]
+    indexed = [k for k, spec in enumerate(specs) if INDEXED_CHECKS & set(spec.ids)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataaudit-index") as pool:
+        # The key indexes (a sort over every split's hashes, outside the GIL) are built
+        # while the other checks run; the checks that read them run after.
+        index = None
+        if indexed:
+            from dataaudit.checks.duplicates import precompute
+
+            index = pool.submit(precompute, stats)
+        for k, spec in enumerate(specs):
+            if k not in indexed:
+                results[k] = list(spec.func(stats, ctx))
+        if index is not None:
+            index.result()
+        for k in indexed:
+            results[k] = list(specs[k].func(stats, ctx))
+    return apply_policy([f for found in results for f in found], config)
+
+
+INDEXED_CHECKS = frozenset({"duplicates", "split_overlap", "near_duplicates", "near_split_overlap", "conflicting_labels"})
+"""Checks that read the shared key indexes of :func:`dataaudit.checks.duplicates.precompute`."""
 
 
 def apply_policy(findings: list[Finding], config: Config) -> list[Finding]:

@@ -7,6 +7,7 @@ near copies use the normalised-text hash (text) or the perceptual hash (images).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,12 +124,25 @@ def _index_kind(stats: DatasetStats, kind: str) -> None:
 def precompute(stats: DatasetStats) -> None:
     """Build the key indexes the checks share (repeats within each split, keys shared with later splits).
 
-    The checks would build a missing one themselves; building them here, one kind
-    of key after the other, keeps the peak memory that of one index.
+    The checks would build a missing one themselves. The kinds of key are indexed
+    side by side (sorting releases the GIL) while their keys stay small, else one
+    after the other, which keeps the peak memory that of one index.
     """
-    for kind in ("content", "norm"):
-        if any(len(s.hashes) and s.hashes.has(kind) for s in stats.ordered):
-            _index_kind(stats, kind)
+    kinds = [kind for kind in ("content", "norm") if any(len(s.hashes) and s.hashes.has(kind) for s in stats.ordered)]
+    items = sum(len(s.hashes) for s in stats.ordered)
+    if len(kinds) > 1 and 8 * items * len(kinds) <= PARALLEL_INDEX_BYTES and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="dataaudit-index") as pool:
+            for done in [pool.submit(_index_kind, stats, kind) for kind in kinds]:
+                done.result()
+        return
+    for kind in kinds:
+        _index_kind(stats, kind)
+
+
+PARALLEL_INDEX_BYTES = 256 * 1024 * 1024
+"""Index the kinds of key side by side only while their packed keys together stay under this."""
 
 
 INDEX_BUCKET_BYTES = 96 * 1024 * 1024
@@ -229,13 +243,18 @@ def _shared_by_set(hashes: ItemHashes, others: list[ItemHashes], kind: str) -> n
 def lookup(stats: DatasetStats, ref: SplitStats, kind: str, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each query key: is it among ``ref``'s ``kind`` keys, and the smallest ref item index holding it."""
     n = len(query)
+    where = np.zeros(n, dtype=np.int64)
     pos = shared_with_others(stats, ref, kind)
     if len(pos) == 0 or n == 0:
-        return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
-    first = (pl.DataFrame({"k": pl.Series(ref.hashes.take(kind, pos)), "i": ref.hashes.index_at(pos)})
-             .group_by("k").agg(pl.col("i").min()))
-    found = pl.Series("k", query).to_frame().join(first, on="k", how="left", maintain_order="left").get_column("i")
-    return found.is_not_null().to_numpy(), found.fill_null(0).to_numpy()
+        return np.zeros(n, dtype=bool), where
+    keys = ref.hashes.take(kind, pos)  # the few keys ref shares with later splits: a small set to probe
+    hit = pl.Series(query).is_in(pl.Series(keys).implode()).to_numpy()
+    at = np.flatnonzero(hit)
+    if len(at):
+        first = pl.DataFrame({"k": keys, "i": ref.hashes.index_at(pos)}).group_by("k").agg(pl.col("i").min())
+        where[at] = (pl.Series("k", query[at]).to_frame().join(first, on="k", how="left", maintain_order="left")
+                     .get_column("i").to_numpy())
+    return hit, where
 
 
 def _severity(frac: float, p: dict[str, Any]) -> Severity:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def hash_scheme() -> str:
     import polars as pl
 
-    return f"polars-{pl.__version__}-hash_rows"
+    return f"polars-{pl.__version__}-hash_rows-v2"  # v2: the free-text column enters as its own hash
 
 
 def pl_unique(values: np.ndarray) -> np.ndarray:
@@ -217,6 +217,8 @@ class ItemHashes:
             if self._label_table is not None:
                 return any(h != 0 for h in self._label_table)
             return any(bool(p.any()) for p in self._label)
+        if kind == "raw":  # without building the parts
+            return self.has("norm") and len(self._raw) == len(self._norm)
         return bool(self.parts(kind)) or (kind == "content" and self._n == 0)
 
     def series(self, kind: str) -> pl.Series:

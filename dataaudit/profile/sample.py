@@ -50,6 +50,8 @@ class RowSample:
     _parts: list[pl.DataFrame] = field(default_factory=list)
     _pending: int = 0
     _threshold: int = 2**64 - 1
+    _sorted: tuple[pl.DataFrame, pl.DataFrame] | None = field(default=None, repr=False, compare=False)
+    """``(frame, frame in row order)``: :meth:`rows` is read by many checks, once per column."""
 
     def update(self, frame: pl.DataFrame) -> None:
         if self.k <= 0 or frame.height == 0:
@@ -90,4 +92,6 @@ class RowSample:
         self._compact()
         if self.frame is None:
             return pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)})
-        return self.frame.sort(ROW).drop(PRIORITY)
+        if self._sorted is None or self._sorted[0] is not self.frame:
+            self._sorted = (self.frame, self.frame.sort(ROW).drop(PRIORITY))
+        return self._sorted[1]

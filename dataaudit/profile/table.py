@@ -121,19 +121,24 @@ def normalised_hash(text: pl.Series, raw_hash: np.ndarray, shape: TextShape | No
     return out
 
 
-def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | frozenset[str] = frozenset()) -> np.ndarray:
+def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | frozenset[str] = frozenset(),
+                 hashed: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Content hash of each row over ``columns`` with types made comparable across splits.
 
     A number hashes as its Float64 value whether it was read typed or as text
     (for the columns in ``numeric_like``, which were typed in some batch), so
     ``5`` in a typed chunk and ``"5"`` in a chunk read as text are the same
     content; such a column hashes as two fields, its value as a number and, where
-    it is not one, its text.
+    it is not one, its text. A column in ``hashed`` enters as the hashes given
+    for it (the free-text column, hashed once for this and for its own key): a
+    caller passes it for every batch of a dataset or for none.
     """
     exprs: list[pl.Expr] = []
     for i, c in enumerate(columns):
         dt = df.schema[c]
-        if _is_text(dt) and c in numeric_like:
+        if hashed is not None and c in hashed:
+            exprs.append(pl.lit(pl.Series(f"h{i}", hashed[c], dtype=pl.UInt64)))
+        elif _is_text(dt) and c in numeric_like:
             text = pl.col(c).cast(pl.String)
             num = text.str.strip_chars().cast(pl.Float64, strict=False)
             exprs += [num.alias(f"n{i}"), pl.when(num.is_null()).then(text).alias(f"s{i}")]
@@ -276,8 +281,9 @@ class TableSplitProfiler:
         """Aggregates of typed numeric columns.
 
         The moments are of the finite, non-sentinel values. In one select we count
-        NaN, infinities and sentinels and take the plain moments; only a column
-        that has any of those (rare) is aggregated again over its filtered values.
+        NaN and infinities and take the plain moments and range; sentinels are
+        counted only in a column whose range holds one, and only a column that
+        has any of those (rare) is aggregated again over its filtered values.
         """
         exprs: list[pl.Expr] = []
         for i, c in cols:
@@ -287,7 +293,6 @@ class TableSplitProfiler:
                 x.null_count().alias(k + "nulls"),
                 (x.is_nan().sum() if floating else pl.lit(0)).alias(k + "nan"),
                 (x.is_infinite().sum() if floating else pl.lit(0)).alias(k + "inf"),
-                x.is_in(self._sentinels_for(dt).implode()).sum().alias(k + "sent"),
                 x.count().alias(k + "n"),
                 x.mean().alias(k + "mean"),
                 x.var(ddof=0).alias(k + "var"),
@@ -298,6 +303,18 @@ class TableSplitProfiler:
                 pl.lit(0).alias(k + "nonnum"),
             ]
         out: dict[str, Any] = df.select(exprs).row(0, named=True)
+        # sentinels are looked up only in the columns whose range holds one
+        plain = [v for v in self.numeric_sentinels if math.isfinite(v)]
+        odd = len(plain) < len(self.numeric_sentinels)  # "nan"/"inf" tokens: looked up wherever NaN/inf occur
+        for i, _ in cols:
+            out[f"{i}_sent"] = 0
+        covering = [(i, c) for i, c in cols
+                    if (odd and (out[f"{i}_nan"] or out[f"{i}_inf"])) or (
+                        plain and out[f"{i}_min"] is not None
+                        and out[f"{i}_min"] <= max(plain) and out[f"{i}_max"] >= min(plain))]
+        if covering:
+            out.update(df.select(pl.col(c).is_in(self._sentinels_for(df.schema[c]).implode()).sum().alias(f"{i}_sent")
+                                 for i, c in covering).row(0, named=True))
         special = [(i, c) for i, c in cols if out[f"{i}_nan"] or out[f"{i}_inf"] or out[f"{i}_sent"]]
         if special:
             again: list[pl.Expr] = []
@@ -430,9 +447,29 @@ class TableSplitProfiler:
             lazy.append(df.lazy().select(e.value_counts(name="__n__")).unnest(c))
         return dict(zip(cols, pl.collect_all(lazy))) if lazy else {}
 
+    HEAD_ROWS = 8192
+
+    def _still_few(self, counting: list[str], df: pl.DataFrame) -> list[str]:
+        """The columns of ``counting`` whose first rows of this batch leave them countable.
+
+        A column with more than :data:`VALUE_CAP` distinct values in its first
+        :attr:`HEAD_ROWS` rows has more in the batch, so it stops being counted
+        now, without counting the whole batch (ids, measurements and free text in
+        the first batch of every split).
+        """
+        if df.height <= self.HEAD_ROWS or not counting:
+            return counting
+        heads = df.select(pl.col(c).head(self.HEAD_ROWS).n_unique() for c in counting).row(0)
+        for c, distinct in zip(counting, heads):
+            if distinct > VALUE_CAP:
+                col = self._column(c)
+                col.values = None
+                col.distinct_lower_bound = max(col.distinct_lower_bound, int(distinct) - 1)  # a null counts as one
+        return [c for c, distinct in zip(counting, heads) if distinct <= VALUE_CAP]
+
     def _columns(self, df: pl.DataFrame) -> None:
         cols = [c for c in df.columns if c != ROW]
-        counting = [c for c in cols if self._column(c).values is not None]
+        counting = self._still_few([c for c in cols if self._column(c).values is not None], df)
         vcs = self._value_counts(df, counting)
         self._batch_counts = vcs
         low = {c for c in counting if _is_text(df.schema[c]) and vcs[c].height <= VALUE_CAP}
@@ -539,7 +576,6 @@ class TableSplitProfiler:
         features = [c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns]
         if not features:
             return
-        content = hash_columns(df, features, self.typed)
         label = None
         if self.label and self.label in df.columns:
             label = df.get_column(self.label).cast(pl.String).hash(HASH_SEED).to_numpy()
@@ -547,8 +583,10 @@ class TableSplitProfiler:
         if self.text and self.text in df.columns:
             text = df.get_column(self.text).cast(pl.String)
             raw = text.hash(HASH_SEED).to_numpy()
+            content = hash_columns(df, features, self.typed, {self.text: raw})
             self.stats.hashes.add(index, content, label, normalised_hash(text, raw, self._text_shape()), raw)
             return
+        content = hash_columns(df, features, self.typed)
         self.stats.hashes.add(index, content, label)
 
     def _labels(self, df: pl.DataFrame) -> None:
