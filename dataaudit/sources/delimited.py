@@ -37,6 +37,7 @@ import polars as pl
 from dataaudit.sources.base import ROW, RecordProblem
 
 CHUNK_BYTES = 16 * 1024 * 1024
+FIRST_CHUNK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 WINDOW_BYTES = 1024 * 1024
 RESTART_WINDOW_BYTES = 4096
@@ -307,7 +308,8 @@ class DelimitedReader:
             self.line += head[:cut].count(b"\n")
             offset = cut
             del head
-            want = self.chunk_bytes
+            # a small first chunk: the scan's pipeline (profiling beside reading) starts sooner
+            want = min(self.chunk_bytes, FIRST_CHUNK_BYTES)
             while offset < size:
                 data = os.pread(fd, want, offset)
                 if not data:
@@ -555,7 +557,9 @@ class DelimitedReader:
         """
         common: dict[str, Any] = dict(
             has_header=False, new_columns=self.names, separator=self.dialect.delimiter,
-            encoding="utf8-lossy", truncate_ragged_lines=not strict, raise_if_empty=False,
+            # ASCII is valid UTF-8: no need for the lossy decoder's per-field fallback (a fifth of the parse)
+            encoding="utf8" if isinstance(body, (bytes, bytearray)) and body.isascii() else "utf8-lossy",
+            truncate_ragged_lines=not strict, raise_if_empty=False,
         )
         if strict:
             return self._read_typed_or_text(body, common, typed_only)
