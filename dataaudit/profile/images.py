@@ -676,11 +676,13 @@ class ImageSplitProfiler:
         """Queue the images of ``batch`` (``payload``: list of :class:`ImageRecord`)."""
         records: list[ImageRecord] = list(batch.payload or [])
         self._bytes += batch.nbytes
-        for rec in records:
-            self._index.append(rec.index)
-            # files of a local dataset are located by path; Hub items by row
-            self._paths.append(rec.path if rec.data is None and self.root is not None else None)
-            self._labels.append(rec.label)
+        self._index.extend([r.index for r in records])
+        # files of a local dataset are located by path; Hub items by row
+        if self.root is not None:
+            self._paths.extend([r.path if r.data is None else None for r in records])
+        else:
+            self._paths.extend([None] * len(records))
+        self._labels.extend([r.label for r in records])
         for start in range(0, len(records), TASK_ITEMS):
             task: Task = [(r.index, r.path, r.data) for r in records[start : start + TASK_ITEMS]]
             if self.inline:
