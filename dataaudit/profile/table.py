@@ -526,7 +526,7 @@ class TableSplitProfiler:
                     col.sentinels[_fmt(v)] += int(count)
             if is_text and int(a.get("nonnum") or 0) and len(col.non_numeric_examples) < col.example_cap:
                 if non_numeric_values is not None:
-                    bad_rows = pl.col(c).is_in(non_numeric_values[: col.example_cap])
+                    bad_rows = pl.col(c).is_in(non_numeric_values)  # the earliest rows, whichever values they hold
                 else:
                     bad_rows = (st.is_not_null() & (st != "") & ~st.is_in(self.sentinels)
                                 & st.cast(pl.Float64, strict=False).is_null())
