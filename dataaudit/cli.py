@@ -16,8 +16,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from dataaudit._version import __version__
-from dataaudit.errors import DataauditError, redact
+# The products numpy sends to BLAS here are small (per-batch image DCTs); BLAS worker threads
+# only spin beside the scan's own threads. Set before numpy loads; a user's setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from dataaudit._version import __version__  # noqa: E402
+from dataaudit.errors import DataauditError, redact  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):

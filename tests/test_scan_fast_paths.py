@@ -132,6 +132,18 @@ def test_a_chunk_whose_last_field_is_empty_is_still_read_without_byte_analysis(t
     assert index == [0, 2] and [(p.row, p.line, p.fields) for p in problems] == [(1, 3, 2)]
 
 
+@pytest.mark.parametrize("chunk", [1 << 24, 4096], ids=["in one chunk", "in many chunks"])
+def test_invalid_utf8_bytes_past_the_sniffed_head_are_replaced_and_every_row_kept(tmp_path: Path, chunk: int) -> None:
+    """Chunks are parsed as strict UTF-8; one that is not valid UTF-8 is read again, lossily."""
+    path = tmp_path / "t.csv"
+    n = 150_000  # the head the encoding is sniffed from is valid UTF-8
+    path.write_bytes("id,name\n".encode() + "".join(f"{i},café\n" for i in range(n)).encode()
+                     + f"{n},caf".encode() + b"\xe9" + f"\n{n + 1},Zoë\n".encode())
+    rows, index, problems = read(path, chunk, typed=True)
+    assert index == list(range(n + 2)) and problems == []
+    assert [r[1] for r in rows[-3:]] == ["café", "caf\ufffd", "Zoë"]
+
+
 # -- read-ahead --------------------------------------------------------------------------------------------
 def test_read_ahead_keeps_order_and_raises_where_the_producer_failed() -> None:
     def produce() -> Iterator[int]:
