@@ -38,3 +38,25 @@ def test_a_small_cross_join_is_planned_with_fine_chunks_not_a_few_coarse_probes(
     # (nine 8-bit exact chunks would verify ~30x more random candidates)
     assert hamming._plan(16_000, 2_000, 8, self_join=False) == 5
     assert hamming._plan(1_000_000, 1_000_000, 8) == 3
+
+
+@pytest.mark.parametrize(("m", "radius"), [(5, 8), (3, 8), (9, 8), (5, 12), (4, 3), (7, 20)])
+def test_the_chunk_radii_still_catch_every_pair_within_the_radius(m: int, radius: int) -> None:
+    depths = hamming._radii(m, radius)
+    # the closest pair that escapes every probe differs by depth + 1 bits in each chunk
+    # (nothing is needed in a chunk that is not probed): one bit more than the radius
+    escape = sum(d + 1 for d in depths)
+    assert escape == radius + 1
+    assert max(depths) == radius // m
+
+
+@pytest.mark.parametrize("m", [3, 4, 5, 6, 7, 10])
+def test_every_plan_finds_the_same_pairs_as_all_pairs(m: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = _clustered(3, 1200)
+    b = _clustered(4, 900)
+    b[:200] = a[:200]
+    monkeypatch.setattr(hamming, "_plan", lambda *args, **kwargs: m)
+    key = lambda p: sorted(map(tuple, p.tolist()))  # noqa: E731
+    for radius in (1, 5, 8, 13):
+        assert key(hamming._mih(a, None, radius)) == key(hamming._brute(a, None, radius))
+        assert key(hamming._mih(a, b, radius)) == key(hamming._brute(a, b, radius))

@@ -2,7 +2,9 @@
 
 Multi-index hashing (Norouzi, Punjani and Fleet, 2012): split the 64 bits into
 ``m`` chunks. If two hashes differ in at most ``r`` bits, then by the pigeonhole
-principle at least one chunk differs in at most ``s = r // m`` bits. For each
+principle at least one chunk differs in at most ``s = r // m`` bits (and with
+``r = m * s + t``, one of the first ``t + 1`` chunks within ``s`` or one of the
+others within ``s - 1``: those are probed one bit less deep). For each
 chunk we bucket the hashes by chunk value (a dense count table, so a lookup is one
 gather), probe every bucket within ``s`` bit flips of each hash's chunk, and
 verify the candidates with a full 64-bit popcount. ``m`` is chosen from a cost
@@ -88,7 +90,7 @@ def _plan(n_index: int, n_query: int, radius: int, self_join: bool = True) -> in
         bits = math.ceil(64 / m)
         if bits > _MAX_CHUNK_BITS:
             continue
-        probes = m * _ball_size(bits, radius // m)
+        probes = sum(_ball_size(bits, depth) for depth in _radii(m, radius) if depth >= 0)
         candidates = queries * n_index / 2.0**bits
         cost = probes * (per_probe + queries * per_query + candidates * per_candidate)
         if cost < best_cost:
@@ -169,24 +171,41 @@ def _chunk_pairs(
     return found
 
 
+def _radii(m: int, radius: int) -> list[int]:
+    """Probe radius of each of ``m`` chunks (``-1``: the chunk is not probed).
+
+    With ``radius = m * s + t`` (``0 <= t < m``), two hashes within ``radius`` agree
+    to within ``s`` bits on one of the first ``t + 1`` chunks or to within ``s - 1``
+    on one of the others (else they would differ in at least
+    ``(t + 1)(s + 1) + (m - t - 1) s = radius + 1`` bits), so the others are probed
+    one bit less deep (at ``s = 0``, not at all).
+    """
+    s, t = divmod(radius, m)
+    return [s if i <= t else s - 1 for i in range(m)]
+
+
 def _mih(a: np.ndarray, b: np.ndarray | None, radius: int, threads: int | None = None) -> np.ndarray:
     index = a if b is None else b
     m = _plan(len(index), len(a), radius, self_join=b is None)
-    s = radius // m
-    jobs: list[tuple[int, int, np.ndarray]] = []
-    for shift, bits in _chunks(m):
-        flips = _ball(bits, s)
-        # two jobs per chunk so that the threads stay busy to the end
-        half = (len(flips) + 1) // 2
-        for part in (flips[:half], flips[half:]):
-            if len(part):
-                jobs.append((shift, bits, part))
     if threads is not None:
         workers = threads
     elif len(a) * len(index) < THREADED_PAIRS:
         workers = 1  # thread start-up and GIL hand-offs cost more than they save here
     else:
-        workers = min(len(jobs), os.cpu_count() or 1)
+        workers = min(2 * m, os.cpu_count() or 1)
+    jobs: list[tuple[int, int, np.ndarray]] = []
+    for (shift, bits), depth in zip(_chunks(m), _radii(m, radius)):
+        if depth < 0:
+            continue
+        flips = _ball(bits, depth)
+        if workers == 1:
+            jobs.append((shift, bits, flips))  # one job per chunk: its index is built once
+            continue
+        # two jobs per chunk so that the threads stay busy to the end
+        half = (len(flips) + 1) // 2
+        for part in (flips[:half], flips[half:]):
+            if len(part):
+                jobs.append((shift, bits, part))
 
     def run(job: tuple[int, int, np.ndarray]) -> list[np.ndarray]:
         shift, bits, flips = job
