@@ -148,8 +148,11 @@ def _sniff_file(path: Path) -> str | None:
         return None
 
 
+_HIDDEN_NAMES = frozenset({"__MACOSX", "__pycache__"})
+
+
 def _hidden(name: str) -> bool:
-    return name.startswith(".") or name in ("__MACOSX", "__pycache__")
+    return name.startswith(".") or name in _HIDDEN_NAMES
 
 
 def _ext(name: str) -> str:
@@ -184,7 +187,7 @@ def _walk(folder: Path) -> _Folder:
             continue
         for entry in entries:
             name = entry.name
-            if _hidden(name):
+            if name[0] == "." or name in _HIDDEN_NAMES:
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
@@ -193,7 +196,8 @@ def _walk(folder: Path) -> _Folder:
             if is_dir:
                 stack.append((entry.path, f"{prefix}{name}/"))
                 continue
-            ext = _ext(name)
+            dot = name.rfind(".")  # _ext inlined: a file name holds no "/"
+            ext = name[dot:].lower() if dot > 0 else ""
             if ext in IMAGE_EXTENSIONS:
                 images += 1
             elif ext in NOT_IMAGE_EXTENSIONS:
@@ -255,18 +259,16 @@ def _folder_records(
 ) -> tuple[list[ImageRecord], list[int], Counter[str]]:
     base = _rel(folder, root)
     prefix = f"{base}/" if base and base != "." else ""
-    items = sorted((prefix + rel, rel, size, ext) for rel, size, ext in (walked or _walk(folder)).items)
-    records: list[ImageRecord] = []
-    sizes: list[int] = []
-    exts: Counter[str] = Counter()
-    ext_counts: dict[str, int] = {}
-    for i, (rel_root, rel_split, size, ext) in enumerate(items):
-        slash = rel_split.find("/")
-        label = rel_split[:slash] if labelled and slash >= 0 else None
-        records.append(ImageRecord(i, rel_root, None, label))
-        sizes.append(size)
-        ext_counts[ext] = ext_counts.get(ext, 0) + 1
-    exts.update({ext or "(none)": n for ext, n in ext_counts.items()})
+    # relative paths are unique within a walk and share the prefix: sorting by them is
+    # sorting by the path from the root
+    items = sorted((walked or _walk(folder)).items)
+    if labelled:
+        labels = [rel[: rel.find("/")] if "/" in rel else None for rel, _, _ in items]
+    else:
+        labels = [None] * len(items)
+    records = [ImageRecord(i, prefix + item[0], None, label) for i, (item, label) in enumerate(zip(items, labels))]
+    sizes = [size for _, size, _ in items]
+    exts: Counter[str] = Counter(ext or "(none)" for _, _, ext in items)
     return records, sizes, exts
 
 
