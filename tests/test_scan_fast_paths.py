@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from dataaudit.checks.duplicates import key_index, repeated
 from dataaudit.profile.hashes import ItemHashes, fold32
-from dataaudit.profile.table import HASH_SEED, TextShape, normalised_hash, normalised_text, text_shape
+from dataaudit.profile.table import HASH_SEED, TextShape, hash_columns, normalised_hash, normalised_text, text_shape
 from dataaudit.sources.base import ROW, RecordProblem
 from dataaudit.sources.delimited import DelimitedReader, sniff
 from dataaudit.sources.readahead import read_ahead
@@ -260,6 +260,19 @@ def test_text_shape_claims_only_what_holds_for_every_value(values: list[str | No
         "a tab is neither", "non-ASCII proves nothing"])
 def test_text_shape_of_typical_columns(values: list[str | None], expected: TextShape) -> None:
     assert text_shape(pl.Series(values, dtype=pl.String)) == expected
+
+
+# -- content hashes of typed and text chunks ---------------------------------------------------------------
+def test_a_row_hashes_the_same_whether_its_numbers_were_read_typed_or_as_text() -> None:
+    typed = pl.DataFrame({"x": [1.5, 2.0, None, 4.0], "y": [7, 8, 9, None], "t": ["a", "b", "c", "d"]})
+    text = pl.DataFrame({"x": ["1.5", " 2", None, "4.0"], "y": ["7", "8", "9", None], "t": ["a", "b", "c", "d"]})
+    cols, numeric = ["x", "y", "t"], frozenset({"x", "y"})
+    assert hash_columns(text, cols, numeric).tolist() == hash_columns(typed, cols, numeric).tolist()
+    # a value that is not a number is content too: it tells the row from one with that value missing
+    odd = text.with_columns(pl.Series("x", ["1.5", "2", "n/a", "4.0"]))
+    got, want = hash_columns(odd, cols, numeric), hash_columns(typed, cols, numeric)
+    assert got[2] != want[2] and got[[0, 1, 3]].tolist() == want[[0, 1, 3]].tolist()
+    assert len(set(hash_columns(text.with_columns(pl.Series("x", ["a", "b", "c", "d"])), cols, numeric).tolist())) == 4
 
 
 # -- repeated keys -----------------------------------------------------------------------------------------

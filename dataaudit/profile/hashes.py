@@ -38,14 +38,6 @@ def hash_scheme() -> str:
     return f"polars-{pl.__version__}-hash_rows-v2"  # v2: the free-text column enters as its own hash
 
 
-def pl_unique(values: np.ndarray) -> np.ndarray:
-    """Distinct values (unsorted) by hashing, faster than sorting for long low-cardinality arrays."""
-    import polars as pl
-
-    out: np.ndarray = pl.Series(values).unique().to_numpy()
-    return out
-
-
 def fold32(h: np.ndarray) -> np.ndarray:
     """A 64-bit hash folded to 32 bits (xor of its halves)."""
     h64: np.ndarray = np.asarray(h, dtype=np.uint64)
@@ -123,7 +115,7 @@ class ItemHashes:
         if table is None:
             self._label.append(hashes)
             return
-        distinct = np.unique(hashes) if len(hashes) < 1024 else np.sort(pl_unique(hashes))
+        distinct, inverse = np.unique(hashes, return_inverse=True)
         for h in distinct.tolist():
             if h not in self._label_code:
                 self._label_code[h] = len(table)
@@ -136,7 +128,7 @@ class ItemHashes:
         if dtype == np.uint16 and self._label and self._label[0].dtype == np.uint8:
             self._label = [p.astype(np.uint16) for p in self._label]
         codes_of_distinct = np.array([self._label_code[h] for h in distinct.tolist()], dtype=dtype)
-        self._label.append(codes_of_distinct[np.searchsorted(distinct, hashes)])
+        self._label.append(codes_of_distinct[inverse.reshape(-1)])
 
     def _label_hashes(self, k: int) -> np.ndarray:
         part = self._label[k]

@@ -128,12 +128,14 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
     A number hashes as its Float64 value whether it was read typed or as text
     (for the columns in ``numeric_like``, which were typed in some batch), so
     ``5`` in a typed chunk and ``"5"`` in a chunk read as text are the same
-    content; such a column hashes as two fields, its value as a number and, where
-    it is not one, its text. A column in ``hashed`` enters as the hashes given
-    for it (the free-text column, hashed once for this and for its own key): a
-    caller passes it for every batch of a dataset or for none.
+    content. In a chunk read as text, such a column's values that are not
+    numbers are mixed into their row's hash afterwards, so a row whose values
+    are all numbers hashes as it would have typed. A column in ``hashed`` enters
+    as the hashes given for it (the free-text column, hashed once for this and
+    for its own key): a caller passes it for every batch of a dataset or for none.
     """
     exprs: list[pl.Expr] = []
+    residual: list[pl.Expr] = []
     for i, c in enumerate(columns):
         dt = df.schema[c]
         if hashed is not None and c in hashed:
@@ -141,16 +143,23 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
         elif _is_text(dt) and c in numeric_like:
             text = pl.col(c).cast(pl.String)
             num = text.str.strip_chars().cast(pl.Float64, strict=False)
-            exprs += [num.alias(f"n{i}"), pl.when(num.is_null()).then(text).alias(f"s{i}")]
-        elif _is_text(dt):
-            exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
+            exprs.append(num.alias(f"n{i}"))
+            residual.append(pl.when(num.is_null()).then(text).alias(f"r{i}"))
         elif _is_numeric(dt):
-            exprs += [pl.col(c).cast(pl.Float64).alias(f"n{i}"), pl.lit(None, pl.String).alias(f"s{i}")]
+            exprs.append(pl.col(c).cast(pl.Float64).alias(f"n{i}"))
         elif dt.is_nested():
             exprs.append(pl.col(c).alias(f"s{i}"))
         else:
             exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
-    return df.select(exprs).hash_rows(seed=HASH_SEED).to_numpy()
+    rows = df.select(exprs + residual)
+    base = rows.select(rows.columns[:len(exprs)]).hash_rows(seed=HASH_SEED)
+    if residual:
+        rest = rows.select(rows.columns[len(exprs):])
+        some = rest.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
+        if some.any():
+            mixed = rest.insert_column(0, base.alias("__base__")).hash_rows(seed=HASH_SEED)
+            base = pl.select(pl.when(some).then(mixed).otherwise(base)).to_series()
+    return base.to_numpy()
 
 
 def row_index(df: pl.DataFrame) -> np.ndarray | range:

@@ -418,8 +418,13 @@ def unify_schema(files: list[TableFile]) -> list[str]:
     every split (a column that is text in test must be text in train too).
     Returns the typed columns.
     """
-    heads = [(tf, head_schema(tf.path, tf.dialect)) for tf in files
-             if tf.dialect is not None and tf.problem is None]
+    from concurrent.futures import ThreadPoolExecutor
+
+    readable = [tf for tf in files if tf.dialect is not None and tf.problem is None]
+    # polars releases the GIL while inferring: the files' heads are read side by side
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(readable)))) as pool:
+        inferred = list(pool.map(lambda tf: head_schema(tf.path, tf.dialect), readable))
+    heads = list(zip(readable, inferred))
     kinds: dict[str, set[pl.DataType]] = {}
     for _, schema in heads:
         for name, dtype in schema.items():
