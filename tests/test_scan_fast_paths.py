@@ -262,6 +262,24 @@ def test_text_shape_of_typical_columns(values: list[str | None], expected: TextS
     assert text_shape(pl.Series(values, dtype=pl.String)) == expected
 
 
+def test_text_not_in_normal_form_is_scanned_for_its_shape_twice_then_hashed_value_by_value() -> None:
+    from dataaudit.config import Config
+    from dataaudit.profile import table
+    from dataaudit.sources.base import Batch, Dataset
+
+    ds = Dataset(source="mem", root=None, modality="text", splits={}, label_column=None, read=lambda: iter(()),
+                 text_column="text")
+    prof = table.TableSplitProfiler("train", ds, Config())
+    batches = [pl.DataFrame({"text": [f"Great App {i}", f"slow  login {i}", f"ok {i}"],
+                             ROW: pl.Series([3 * i, 3 * i + 1, 3 * i + 2], dtype=pl.Int64)}) for i in range(5)]
+    with mock.patch.object(table, "text_shape", wraps=table.text_shape) as shape:
+        for frame in batches:
+            prof.update(Batch("train", "t.csv", frame=frame))
+    assert shape.call_count == 2
+    text = pl.concat(batches).get_column("text")
+    assert prof.result().hashes.norm.tolist() == normalised_text(text).hash(HASH_SEED).to_numpy().tolist()
+
+
 # -- content hashes of typed and text chunks ---------------------------------------------------------------
 def test_a_row_hashes_the_same_whether_its_numbers_were_read_typed_or_as_text() -> None:
     typed = pl.DataFrame({"x": [1.5, 2.0, None, 4.0], "y": [7, 8, 9, None], "t": ["a", "b", "c", "d"]})

@@ -74,9 +74,6 @@ class TextShape:
     """Every value is its own :func:`normalised_text`."""
 
 
-_CONTROL_WHITESPACE = (b"\t", b"\n", b"\x0b", b"\x0c", b"\r")
-
-
 def text_shape(text: pl.Series) -> TextShape:
     """:class:`TextShape` of a text column, from a few vectorised passes over its joined bytes.
 
@@ -92,11 +89,12 @@ def text_shape(text: pl.Series) -> TextShape:
         return TextShape(ascii=True, trimmed=True, normal=True)
     if not buf.isascii():
         return TextShape()
-    if any(c in buf for c in _CONTROL_WHITESPACE):
-        return TextShape(ascii=True)
     raw = np.frombuffer(buf, dtype=np.uint8)
-    space = raw == 32
-    if space[0] or space[-1] or bool((space[1:] & space[:-1]).any()):
+    if bool((raw < 32).any()):  # whitespace other than spaces (and any other control character)
+        return TextShape(ascii=True)
+    n = len(buf)
+    pairs = (np.frombuffer(buf, "<u2", count=n // 2), np.frombuffer(buf, "<u2", offset=1, count=(n - 1) // 2))
+    if raw[0] == 32 or raw[-1] == 32 or any(bool((p == 0x2020).any()) for p in pairs):  # "  " at either alignment
         return TextShape(ascii=True)
     upper = bool(((raw - np.uint8(65)) < np.uint8(26)).any())
     return TextShape(ascii=True, trimmed=True, normal=not upper)
@@ -213,6 +211,8 @@ class TableSplitProfiler:
         self._shape: TextShape | Future[TextShape] | None = None
         """This batch's :class:`TextShape` of the free-text column (computed beside the column statistics)."""
         self._sentinel_bytes = max((len(t.encode()) for t in self.sentinels), default=0)
+        self._shape_misses = 0
+        """Batches in a row whose free text was not all in normal form (two, and the shape is no longer worth its scan)."""
 
     # -- public ----------------------------------------------------------------------
     def update(self, batch: Batch) -> None:
@@ -235,7 +235,7 @@ class TableSplitProfiler:
         # Hashes and the sample touch other state than the column statistics: compute
         # them beside each other (polars releases the GIL) on large batches.
         self._shape = None
-        if self.text and self.text in df.columns and _is_text(df.schema[self.text]):
+        if self.text and self.text in df.columns and _is_text(df.schema[self.text]) and self._shape_misses < 2:
             text = df.get_column(self.text)
             self._shape = _helper().submit(text_shape, text) if df.height >= PARALLEL_ROWS else text_shape(text)
         side = _helper().submit(self._hashes_and_sample, df) if df.height >= PARALLEL_ROWS else None
@@ -246,6 +246,9 @@ class TableSplitProfiler:
             self._hashes_and_sample(df)
         else:
             side.result()
+        shape = self._text_shape()
+        if shape is not None:  # text that is not in normal form seldom becomes so: stop scanning it
+            self._shape_misses = 0 if shape.normal else self._shape_misses + 1
 
     def _text_shape(self) -> TextShape | None:
         shape = self._shape
