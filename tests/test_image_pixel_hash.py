@@ -73,3 +73,30 @@ def test_a_task_of_images_gives_the_same_figures_as_each_image_alone(tmp_path: o
         assert int(result.phash[pos]) == alone["phash"]
         assert tuple(result.means[pos]) == alone["means"]
         assert tuple(result.stds[pos]) == alone["stds"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "size"),
+    [("RGB", (128, 128)), ("RGB", (300, 200)), ("L", (701, 64)), ("RGB", (40, 30)), ("L", (129, 255)), ("RGB", (64, 2000))],
+    ids=["rgb reduced 2x", "rgb reduced 3x with partial boxes left out", "a grey strip used as it is",
+         "a tiny image used as it is", "grey reduced 2x, odd sides", "a tall strip larger than one encoder buffer"],
+)
+def test_the_statistics_image_through_pillows_core_equals_the_public_calls(mode: str, size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(size))
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    im = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode)
+    reduced = img._reduced(im)
+    assert img._statistics_image_core(im) == (reduced.tobytes(), reduced.size[0], reduced.size[1])
+    assert img._core_path  # the fast path is in use with this pillow
+
+
+def test_the_statistics_image_falls_back_to_the_public_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> object:
+        raise TypeError("another pillow")
+
+    monkeypatch.setattr(img, "_raw_encoder", broken)
+    monkeypatch.setattr(img, "_core_path", True)
+    im = Image.fromarray(np.full((130, 140, 3), 7, dtype=np.uint8), "RGB")
+    reduced = img._reduced(im)
+    assert img._statistics_image(im) == (reduced.tobytes(), reduced.size[0], reduced.size[1])
+    assert img._core_path is False
