@@ -300,21 +300,29 @@ class TableSplitProfiler:
         exprs: list[pl.Expr] = []
         for i, c in cols:
             dt, x, k = df.schema[c], pl.col(c), f"{i}_"
-            floating = dt.is_float()
+            # integral until shown otherwise: a column known to hold fractions is not tested again
+            integral = (x == x.floor()).all() if dt.is_float() and self._column(c).integral else pl.lit(not dt.is_float())
             exprs += [
                 x.null_count().alias(k + "nulls"),
-                (x.is_nan().sum() if floating else pl.lit(0)).alias(k + "nan"),
-                (x.is_infinite().sum() if floating else pl.lit(0)).alias(k + "inf"),
+                pl.lit(0).alias(k + "nan"),
+                pl.lit(0).alias(k + "inf"),
                 x.count().alias(k + "n"),
                 x.mean().alias(k + "mean"),
                 x.var(ddof=0).alias(k + "var"),
                 x.min().cast(pl.Float64).alias(k + "min"),
                 x.max().cast(pl.Float64).alias(k + "max"),
-                ((x == x.floor()).all() if floating else pl.lit(True)).alias(k + "int"),
+                integral.alias(k + "int"),
                 pl.lit(0).alias(k + "empty"),
                 pl.lit(0).alias(k + "nonnum"),
             ]
         out: dict[str, Any] = df.select(exprs).row(0, named=True)
+        # NaN or an infinity makes the mean NaN or infinite: only then are they counted
+        odd_floats = [(i, c) for i, c in cols if df.schema[c].is_float() and out[f"{i}_mean"] is not None
+                      and not math.isfinite(out[f"{i}_mean"])]
+        if odd_floats:
+            out.update(df.select(e for i, c in odd_floats for e in (
+                pl.col(c).is_nan().sum().alias(f"{i}_nan"), pl.col(c).is_infinite().sum().alias(f"{i}_inf"))
+            ).row(0, named=True))
         # sentinels are looked up only in the columns whose range holds one
         plain = [v for v in self.numeric_sentinels if math.isfinite(v)]
         odd = len(plain) < len(self.numeric_sentinels)  # "nan"/"inf" tokens: looked up wherever NaN/inf occur
@@ -377,10 +385,10 @@ class TableSplitProfiler:
                 finite.min().alias(k + "min"),
                 finite.max().alias(k + "max"),
                 (finite == finite.floor()).all().alias(k + "int"),
-                (st == "").sum().alias(k + "empty"),
+                (length == 0).sum().alias(k + "empty"),  # lengths: no second pass over the strings
                 pl.lit(0).alias(k + "nan"),
                 (num.is_infinite() & ~sent).sum().alias(k + "inf"),
-                (st.is_not_null() & (st != "") & ~sent & num.is_null()).sum().alias(k + "nonnum"),
+                ((length > 0) & ~sent & num.is_null()).sum().alias(k + "nonnum"),
                 length.count().alias(k + "ln"),
                 length.mean().alias(k + "lmean"),
                 length.var(ddof=0).alias(k + "lvar"),
