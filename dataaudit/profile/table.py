@@ -472,20 +472,21 @@ class TableSplitProfiler:
     def _still_few(self, counting: list[str], df: pl.DataFrame) -> list[str]:
         """The columns of ``counting`` whose first rows of this batch leave them countable.
 
-        A column with more than :data:`VALUE_CAP` distinct values in its first
-        :attr:`HEAD_ROWS` rows has more in the batch, so it stops being counted
-        now, without counting the whole batch (ids, measurements and free text in
-        the first batch of every split).
+        A column not counted yet with more than :data:`VALUE_CAP` distinct values
+        in its first :attr:`HEAD_ROWS` rows has more in the batch, so it stops
+        being counted now, without counting the whole batch (ids, measurements
+        and free text in the first batch of every split).
         """
-        if df.height <= self.HEAD_ROWS or not counting:
+        fresh = [c for c in counting if not self._column(c).values]  # columns already counted keep few values
+        if df.height <= self.HEAD_ROWS or not fresh:
             return counting
-        heads = df.select(pl.col(c).head(self.HEAD_ROWS).n_unique() for c in counting).row(0)
-        for c, distinct in zip(counting, heads):
+        heads = dict(zip(fresh, df.select(pl.col(c).head(self.HEAD_ROWS).n_unique() for c in fresh).row(0)))
+        for c, distinct in heads.items():
             if distinct > VALUE_CAP:
                 col = self._column(c)
                 col.values = None
                 col.distinct_lower_bound = max(col.distinct_lower_bound, int(distinct) - 1)  # a null counts as one
-        return [c for c, distinct in zip(counting, heads) if distinct <= VALUE_CAP]
+        return [c for c in counting if heads.get(c, 0) <= VALUE_CAP]
 
     def _columns(self, df: pl.DataFrame) -> None:
         cols = [c for c in df.columns if c != ROW]
