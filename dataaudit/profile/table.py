@@ -160,6 +160,10 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
     return base.to_numpy()
 
 
+NULL_HASH = int(pl.Series([None], dtype=pl.String).hash(HASH_SEED)[0])
+"""The hash polars gives a missing text value."""
+
+
 def row_index(df: pl.DataFrame) -> np.ndarray | range:
     """The batch's row numbers: a ``range`` when they are contiguous (no malformed rows left out)."""
     rows = df.get_column(ROW)
@@ -211,6 +215,8 @@ class TableSplitProfiler:
         self._shape: TextShape | Future[TextShape] | None = None
         """This batch's :class:`TextShape` of the free-text column (computed beside the column statistics)."""
         self._sentinel_bytes = max((len(t.encode()) for t in self.sentinels), default=0)
+        self._hash_names: dict[str, dict[int, str | None]] = {}
+        """Per counted text column: the value behind each hash seen (value counts group by hash)."""
         self._shape_misses = 0
         """Batches in a row whose free text was not all in normal form (two, and the shape is no longer worth its scan)."""
 
@@ -456,8 +462,12 @@ class TableSplitProfiler:
         Each frame has the column's values (nulls included; NaN as null for floats)
         and a ``__n__`` count column.
         """
-        lazy = []
+        out: dict[str, pl.DataFrame] = {}
+        lazy, named = [], []
         for c in cols:
+            if _is_text(df.schema[c]):
+                out[c] = self._counts_by_hash(c, df.get_column(c))
+                continue
             e = pl.col(c)
             if df.schema[c].is_float():
                 # one key for zero (value counts group -0.0 with 0.0 under whichever they meet first)
@@ -465,7 +475,36 @@ class TableSplitProfiler:
             elif df.schema[c].is_nested():
                 e = e.cast(pl.String, strict=False)
             lazy.append(df.lazy().select(e.value_counts(name="__n__")).unnest(c))
-        return dict(zip(cols, pl.collect_all(lazy))) if lazy else {}
+            named.append(c)
+        if lazy:
+            out.update(zip(named, pl.collect_all(lazy)))
+        return out
+
+    def _counts_by_hash(self, c: str, values: pl.Series) -> pl.DataFrame:
+        """:meth:`_value_counts` of a text column, grouped by its values' 64-bit hashes.
+
+        Hashing the strings and grouping the hashes costs about half of grouping
+        the strings; the value behind each hash is looked up once per column and
+        remembered while the column is counted. (Two values of one column with
+        equal 64-bit hashes would be counted as one.) Past the cap of distinct
+        values the hashes stand in for the values: only their number is read then.
+        """
+        text = values.cast(pl.String)
+        hashes = text.hash(HASH_SEED)
+        vc = hashes.value_counts(name="__n__")
+        keys = vc.get_column(hashes.name)
+        if vc.height > (LABEL_CAP if c == self.label else VALUE_CAP):
+            self._hash_names.pop(c, None)
+            return vc.select(pl.when(keys != NULL_HASH).then(keys).alias(c), pl.col("__n__"))
+        names = self._hash_names.setdefault(c, {})
+        order = keys.to_list()
+        new = [k for k in order if k not in names]
+        if new:
+            seen = (pl.DataFrame({"h": hashes, "v": text}).filter(pl.col("h").is_in(new))
+                    .unique("h", keep="any"))
+            names.update(zip(seen.get_column("h").to_list(), seen.get_column("v").to_list()))
+        return pl.DataFrame({c: pl.Series(c, [names[k] for k in order], dtype=pl.String),
+                             "__n__": vc.get_column("__n__")})
 
     HEAD_ROWS = 8192
 
@@ -558,6 +597,8 @@ class TableSplitProfiler:
                 col.non_numeric_examples = sorted(have.items())[: col.example_cap]
             if vc is not None:
                 self._add_values(col, vc, c, is_text)
+                if col.values is None and c != self.label:
+                    self._hash_names.pop(c, None)
 
     def _add_values(self, col: ColumnStats, vc: pl.DataFrame, c: str, is_text: bool) -> None:
         """Add a batch's value counts (missing tokens left out) while the column has few distinct values."""
