@@ -78,9 +78,9 @@ class RowSample:
         return self
 
     def _compact(self) -> None:
-        parts = ([self.frame] if self.frame is not None else []) + self._parts
-        if not parts:
+        if not self._parts:  # the frame is already the sample
             return
+        parts = ([self.frame] if self.frame is not None else []) + self._parts
         merged = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
         merged = merged.sort(PRIORITY).head(self.k)
         self.frame, self._parts, self._pending = merged, [], 0
