@@ -238,18 +238,20 @@ class TableSplitProfiler:
         if drop:
             df = df.drop(drop)
         s.rows += df.height
-        # Hashes and the sample touch other state than the column statistics: compute
-        # them beside each other (polars releases the GIL) on large batches.
+        # The text shape and the hashes touch other state than the column statistics, the
+        # labels and the sample: on large batches they are computed in a helper thread beside
+        # those (polars releases the GIL); the sample is on this side to even out the two.
         self._shape = None
         if self.text and self.text in df.columns and _is_text(df.schema[self.text]) and self._shape_misses < 2:
             text = df.get_column(self.text)
             self._shape = _helper().submit(text_shape, text) if df.height >= PARALLEL_ROWS else text_shape(text)
-        side = _helper().submit(self._hashes_and_sample, df) if df.height >= PARALLEL_ROWS else None
+        side = _helper().submit(self._hashes, df) if df.height >= PARALLEL_ROWS else None
         self._columns(df)
         if self.label and self.label in df.columns and s.labels is not None:
             self._labels(df)
+        s.sample.update(df)
         if side is None:
-            self._hashes_and_sample(df)
+            self._hashes(df)
         else:
             side.result()
         shape = self._text_shape()
@@ -261,10 +263,6 @@ class TableSplitProfiler:
         if isinstance(shape, Future):
             shape = self._shape = shape.result()
         return shape
-
-    def _hashes_and_sample(self, df: pl.DataFrame) -> None:
-        self._hashes(df)
-        self.stats.sample.update(df)
 
     def result(self) -> SplitStats:
         return self.stats
