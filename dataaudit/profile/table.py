@@ -120,7 +120,7 @@ def normalised_hash(text: pl.Series, raw_hash: np.ndarray, shape: TextShape | No
 
 
 def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | frozenset[str] = frozenset(),
-                 hashed: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                 hashed: dict[str, pl.Series] | None = None) -> np.ndarray:
     """Content hash of each row over ``columns`` with types made comparable across splits.
 
     A number hashes as its Float64 value whether it was read typed or as text
@@ -128,17 +128,19 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
     ``5`` in a typed chunk and ``"5"`` in a chunk read as text are the same
     content. In a chunk read as text, such a column's values that are not
     numbers are mixed into their row's hash afterwards, so a row whose values
-    are all numbers hashes as it would have typed. A column in ``hashed`` enters
-    as the hashes given for it (the free-text column, hashed once for this and
-    for its own key): a caller passes it for every batch of a dataset or for none.
+    are all numbers hashes as it would have typed. A column in ``hashed`` enters,
+    after the others, as the hashes given for it (the free-text column, hashed
+    once for this and for its own key): a caller passes it for every batch of a
+    dataset or for none.
     """
     exprs: list[pl.Expr] = []
     residual: list[pl.Expr] = []
+    given = [hashed[c].alias(f"h{i}") for i, c in enumerate(columns) if hashed is not None and c in hashed]
     for i, c in enumerate(columns):
         dt = df.schema[c]
         if hashed is not None and c in hashed:
-            exprs.append(pl.lit(pl.Series(f"h{i}", hashed[c], dtype=pl.UInt64)))
-        elif _is_text(dt) and c in numeric_like:
+            continue
+        if _is_text(dt) and c in numeric_like:
             text = pl.col(c).cast(pl.String)
             num = text.str.strip_chars().cast(pl.Float64, strict=False)
             exprs.append(num.alias(f"n{i}"))
@@ -150,7 +152,10 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
         else:
             exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
     rows = df.select(exprs + residual)
-    base = rows.select(rows.columns[:len(exprs)]).hash_rows(seed=HASH_SEED)
+    keys = rows.select(rows.columns[:len(exprs)])
+    # hashes given are added as columns, not literals (a literal series is copied into the query)
+    keys = (keys.hstack(given) if exprs else pl.DataFrame(given)) if given else keys
+    base = keys.hash_rows(seed=HASH_SEED)
     if residual:
         rest = rows.select(rows.columns[len(exprs):])
         some = rest.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
@@ -642,8 +647,9 @@ class TableSplitProfiler:
         index = row_index(df)
         if self.text and self.text in df.columns:
             text = df.get_column(self.text).cast(pl.String)
-            raw = text.hash(HASH_SEED).to_numpy()
-            content = hash_columns(df, features, self.typed, {self.text: raw})
+            raw_hash = text.hash(HASH_SEED)
+            content = hash_columns(df, features, self.typed, {self.text: raw_hash})
+            raw = raw_hash.to_numpy()
             self.stats.hashes.add(index, content, label, normalised_hash(text, raw, self._text_shape()), raw)
             return
         content = hash_columns(df, features, self.typed)
