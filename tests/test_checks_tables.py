@@ -539,3 +539,13 @@ def test_random_split_of_real_uci_data_raises_nothing(tmp_path: Path, dataset: t
     rows = pl.read_csv(files[0]).to_dicts()
     report = scan(write_splits(tmp_path, random_split(rows, seed)), label=dataset[1])
     assert loud(report) == []
+
+
+def test_counted_values_are_reported_most_first_and_ties_by_value_whatever_order_they_were_counted_in() -> None:
+    from collections import Counter
+
+    from dataaudit.checks.registry import ranked
+
+    one = Counter({"b": 1, "stay": 5, "a": 1, "churn": 5})
+    other = Counter({"churn": 5, "a": 1, "stay": 5, "b": 1})
+    assert ranked(one) == ranked(other) == [("churn", 5), ("stay", 5), ("a", 1), ("b", 1)]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dataaudit.checks.duplicates import group, lookup, repeated_in, shared_with_others
-from dataaudit.checks.registry import CheckContext, register_check
+from dataaudit.checks.registry import CheckContext, ranked, register_check
 from dataaudit.checks.twosample import categorical_shift
 from dataaudit.profile.dataset import DatasetStats
 from dataaudit.profile.hashes import fold32
@@ -129,26 +129,26 @@ def suspect_labels(stats: DatasetStats, p: dict[str, Any]) -> dict[str, Suspect]
     rows = sum(counts.values())
     numeric_rows = sum(n for v, n in counts.items() if _is_number(v))
     numeric_column = numeric_rows >= 0.5 * rows
-    ranked = counts.most_common()
+    by_count = ranked(counts)
     # Rarity is measured against the largest class: corrupt labels are themselves rare classes
     # and would drag a median down to their own count.
-    largest = float(ranked[0][1])
+    largest = float(by_count[0][1])
     out: dict[str, Suspect] = {}
     by_key: dict[str, str] = {}
-    for v, _ in ranked:  # most frequent spelling of each key wins
+    for v, _ in by_count:  # most frequent spelling of each key wins
         by_key.setdefault(_key(v), v)
-    for v, n in ranked:
+    for v, n in by_count:
         canon = by_key[_key(v)]
         if canon != v:
             out[v] = Suspect(v, "case_or_whitespace", canon,
                              f"{v!r} differs from the class {canon!r} only in case or whitespace")
     ratio = p["typo_max_ratio"]
-    for v, n in ranked:
+    for v, n in by_count:
         if v in out:
             continue
         kv = _key(v)
         if not numeric_column and len(kv) >= 3 and not _is_number(v):
-            for u, m in ranked:
+            for u, m in by_count:
                 if u == v or u in out or n > ratio * m:
                     continue
                 ku = _key(u)
@@ -240,9 +240,10 @@ def class_imbalance(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
         counts = _valid_counts(split, suspects)
         if not counts or len(counts) < 2:
             continue
-        (top, n_top), (low, n_low) = counts.most_common()[0], counts.most_common()[-1]
+        order = ranked(counts)
+        (top, n_top), (low, n_low) = order[0], order[-1]
         ratio = n_top / max(n_low, 1)
-        details = {"counts": dict(counts.most_common()), "ratio": ratio, "ratio_warning": p["ratio_warning"],
+        details = {"counts": dict(order), "ratio": ratio, "ratio_warning": p["ratio_warning"],
                    "ratio_error": p["ratio_error"], "min_class_count": p["min_class_count"]}
         if ratio >= p["ratio_warning"]:
             yield Finding(

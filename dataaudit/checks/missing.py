@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dataaudit.checks.registry import CheckContext, register_check
+from dataaudit.checks.registry import CheckContext, ranked, register_check
 from dataaudit.profile.dataset import DatasetStats
 from dataaudit.report.model import Finding, Severity
 
@@ -34,7 +34,7 @@ def missing_values(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
                 parts.append(f"{col.empty} empty")
             if col.nan:
                 parts.append(f"{col.nan} NaN")
-            for tok, n in col.sentinels.most_common():
+            for tok, n in ranked(col.sentinels):
                 parts.append(f"{n} {tok!r}")
             what = "label" if name == stats.label_column else "column"
             yield Finding(

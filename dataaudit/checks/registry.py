@@ -116,3 +116,9 @@ def ensure_loaded() -> None:
 def iter_specs() -> Iterable[CheckSpec]:
     ensure_loaded()
     return list(CHECKS.values())
+
+
+def ranked(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
+    """``counts`` most first, ties in order of the value: reports do not depend on the order
+    in which values were counted (which follows the grouping order of each batch)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
