@@ -158,6 +158,16 @@ def test_exact_duplicate_rows_within_a_split(tmp_path: Path, splits: Splits) -> 
                            "duplicate_of": {"split": "train", "row": 5}}]
 
 
+def test_duplicate_examples_are_the_earliest_repeats_whatever_their_groups(tmp_path: Path, splits: Splits) -> None:
+    rows = splits["train"]
+    for source in (40, 7, 22, 3):  # four groups, planted at the end in an order unrelated to the rows
+        rows.append(dict(rows[source]))
+    f = only(scan(write_splits(tmp_path, splits)), "duplicates")
+    n = len(rows)
+    assert [(e["row"], e["duplicate_of"]["row"]) for e in f.examples] == [
+        (n - 4, 40), (n - 3, 7), (n - 2, 22), (n - 1, 3)]
+
+
 def test_rows_of_test_found_in_train_are_split_overlap(tmp_path: Path, splits: Splits) -> None:
     splits["test"].insert(3, dict(splits["train"][10]))
     splits["test"].insert(9, dict(splits["train"][100]))

@@ -282,12 +282,14 @@ def duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
         if len(starts) == 0:
             continue
         idx = h.index_at(order)
-        examples: list[dict[str, Any]] = []
-        for s, n in zip(starts, sizes):
-            first = int(idx[s])
-            for t in range(s + 1, s + n):
-                if len(examples) < ctx.example_cap:
-                    examples.append({**split.item(int(idx[t])), "duplicate_of": split.item(first)})
+        # the earliest repeats, each with the first item of its group
+        group_of = np.repeat(np.arange(len(starts)), sizes)
+        later = np.ones(len(idx), dtype=bool)
+        later[starts] = False
+        members = np.flatnonzero(later)
+        shown = members[np.argsort(idx[members], kind="stable")[: ctx.example_cap]]
+        examples = [{**split.item(int(idx[t])), "duplicate_of": split.item(int(idx[starts[group_of[t]]]))}
+                    for t in shown]
         count = int(sizes.sum() - len(sizes))
         frac = count / max(split.rows, 1)
         yield Finding(
