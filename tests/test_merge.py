@@ -215,3 +215,24 @@ def test_hashes_computed_beside_the_column_statistics_equal_the_sequential_ones(
     assert threaded.sample.rows().equals(sequential.sample.rows())
     assert threaded.labels is not None and sequential.labels is not None
     assert threaded.labels.counts == sequential.labels.counts
+
+
+def test_large_batches_stop_counting_many_valued_columns_early_with_the_same_statistics() -> None:
+    """A batch past the head check (more than 8,192 rows) drops a column with many distinct values
+    before counting it; the statistics equal those of the same rows profiled in small batches."""
+    n = 20_000
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({
+        "num": pl.Series(rng.normal(size=n).round(3), dtype=pl.Float64),
+        "int": pl.Series(rng.integers(0, 5, n), dtype=pl.Int64),
+        "cat": pl.Series(rng.choice(["Adelie", "Gentoo", "NA", ""], n), dtype=pl.String),
+        "text": pl.Series([f"review number {i} of many" for i in range(n)]),
+        "label": pl.Series(rng.choice(["a", "b", "c"], n), dtype=pl.String),
+        ROW: pl.Series(range(n), dtype=pl.Int64),
+    })
+    whole = profile(frame, [frame])
+    pieces = profile(frame, [frame[i:i + 2_000] for i in range(0, n, 2_000)])
+    assert whole.columns["text"].values is None and whole.columns["num"].values is None
+    assert whole.columns["cat"].values == pieces.columns["cat"].values and whole.columns["int"].values is not None
+    for name in whole.columns:
+        same_columns(whole.columns[name], pieces.columns[name])
