@@ -144,6 +144,16 @@ def test_invalid_utf8_bytes_past_the_sniffed_head_are_replaced_and_every_row_kep
     assert [r[1] for r in rows[-3:]] == ["café", "caf\ufffd", "Zoë"]
 
 
+def test_strict_utf8_parse_falls_back_to_lossy_only_for_invalid_utf8() -> None:
+    from dataaudit.sources.delimited import _read_csv
+
+    got = _read_csv(b"1,caf\xe9\n", has_header=False, new_columns=["a", "b"], encoding="utf8")
+    assert got.get_column("b").to_list() == ["caf\ufffd"]
+    with pytest.raises(pl.exceptions.PolarsError):  # other errors are not swallowed by the retry
+        _read_csv(b"1,2,3\n", has_header=False, new_columns=["a", "b"], encoding="utf8",
+                  schema={"a": pl.Int64, "b": pl.Int64}, truncate_ragged_lines=False)
+
+
 # -- read-ahead --------------------------------------------------------------------------------------------
 def test_read_ahead_keeps_order_and_raises_where_the_producer_failed() -> None:
     def produce() -> Iterator[int]:

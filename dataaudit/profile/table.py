@@ -152,9 +152,8 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
         else:
             exprs.append(pl.col(c).cast(pl.String).alias(f"s{i}"))
     rows = df.select(exprs + residual)
-    keys = rows.select(rows.columns[:len(exprs)])
     # hashes given are added as columns, not literals (a literal series is copied into the query)
-    keys = (keys.hstack(given) if exprs else pl.DataFrame(given)) if given else keys
+    keys = pl.DataFrame([*rows.get_columns()[:len(exprs)], *given])
     base = keys.hash_rows(seed=HASH_SEED)
     if residual:
         rest = rows.select(rows.columns[len(exprs):])
