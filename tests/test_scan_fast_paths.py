@@ -324,15 +324,19 @@ def _split_hashes(rng: np.random.Generator, pool: np.ndarray, sizes: list[int]) 
     return splits
 
 
+@pytest.mark.parametrize("scratch", [None, 1000, 5], ids=["in a fresh array", "in a scratch array",
+                                                          "a scratch array too short is not used"])
 @pytest.mark.parametrize("bucket_bytes", [1 << 30, 64], ids=["in one sort", "in many buckets"])
 @pytest.mark.parametrize("seed", range(6))
-def test_key_index_finds_exactly_the_repeats_and_later_occurrences(seed: int, bucket_bytes: int) -> None:
+def test_key_index_finds_exactly_the_repeats_and_later_occurrences(seed: int, bucket_bytes: int,
+                                                                   scratch: int | None) -> None:
     rng = np.random.default_rng(seed)
     # few distinct keys, many sharing their upper half: every kind of meeting happens
     high = rng.integers(0, 6, 40, dtype=np.uint64) << np.uint64(32)
     pool = np.unique(high | rng.integers(0, 2**32, 40, dtype=np.uint64))
     splits = _split_hashes(rng, pool, [int(rng.integers(0, 60)), int(rng.integers(0, 30)), int(rng.integers(0, 30))])
-    got = key_index(splits, "content", bucket_bytes=bucket_bytes)
+    buffer = None if scratch is None else np.full(scratch, 2**64 - 1, dtype=np.uint64)  # garbage must not leak in
+    got = key_index(splits, "content", bucket_bytes=bucket_bytes, scratch=buffer)
     keys = [np.concatenate(h.parts("content")).tolist() if len(h) else [] for h in splits]
     for j, (rep, later) in enumerate(got):
         own = keys[j]
