@@ -65,3 +65,23 @@ def test_a_missing_extra_is_a_clear_one_line_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "pip install 'dataaudit[gx]'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _allocator_settings(env: dict[str, str]) -> list[str]:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "OPENBLAS_NUM_THREADS")}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os, dataaudit.cli, polars\n"
+                               "print(os.environ['_RJEM_MALLOC_CONF'], os.environ['OPENBLAS_NUM_THREADS'])"],
+        capture_output=True, text=True, timeout=120, env={**clean, **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_the_cli_keeps_freed_memory_for_reuse_unless_the_user_says_otherwise() -> None:
+    # polars puts its own (short) decay first; jemalloc lets the last setting of an option win
+    conf, blas = _allocator_settings({})
+    assert conf.split(",")[-2:] == ["dirty_decay_ms:10000", "muzzy_decay_ms:10000"] and blas == "1"
+    conf, blas = _allocator_settings({"_RJEM_MALLOC_CONF": "narenas:2", "OPENBLAS_NUM_THREADS": "4"})
+    assert conf.split(",")[-1] == "narenas:2" and "dirty_decay_ms:10000" not in conf and blas == "4"
