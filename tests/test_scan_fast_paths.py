@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from dataaudit.checks.duplicates import key_index, repeated
 from dataaudit.profile.hashes import ItemHashes, fold32
-from dataaudit.profile.table import HASH_SEED, TextShape, hash_columns, normalised_hash, normalised_text, text_shape
+from dataaudit.profile.table import (HASH_SEED, TextShape, _small_int_counts, hash_columns, normalised_hash,
+                                     normalised_text, text_shape)
 from dataaudit.sources.base import ROW, RecordProblem
 from dataaudit.sources.delimited import DelimitedReader, sniff
 from dataaudit.sources.readahead import read_ahead
@@ -374,3 +375,24 @@ def test_labels_kept_as_codes_read_back_as_their_hashes(distinct: int) -> None:
     assert merged.has("label")
     code_bytes = sum(p.nbytes for p in merged._label)
     assert code_bytes == len(labels) * (1 if distinct <= 256 else 2 if distinct <= 65_536 else 4)
+
+
+@pytest.mark.parametrize("dtype", [pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32])
+@pytest.mark.parametrize("seed", range(3))
+def test_small_integer_value_counts_match_polars(dtype: pl.DataType, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(getattr(np, str(dtype).lower()))
+    span = min(300, int(info.max) - int(info.min) + 1)  # all of an 8-bit type
+    base = int(rng.integers(int(info.min), int(info.max) - span + 2))
+    values = pl.Series("x", base + rng.integers(0, span, 5000), dtype=dtype)
+    got = _small_int_counts(values)
+    want = values.to_frame().lazy().select(pl.col("x").value_counts(name="__n__")).unnest("x").collect()
+    assert got is not None and got.sort("x").equals(want.sort("x"))
+
+
+@pytest.mark.parametrize("values", [
+    pl.Series("x", [1, None, 2]), pl.Series("x", [0, 1 << 16]), pl.Series("x", [1.0, 2.0]),
+    pl.Series("x", [1, 2], dtype=pl.UInt64), pl.Series("x", [], dtype=pl.Int64),
+], ids=["with nulls", "a wide range", "floats", "uint64", "empty"])
+def test_small_integer_value_counts_leave_other_columns_to_polars(values: pl.Series) -> None:
+    assert _small_int_counts(values) is None

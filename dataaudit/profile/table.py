@@ -192,6 +192,29 @@ def _helper() -> ThreadPoolExecutor:
     return _HELPER
 
 
+SMALL_RANGE = 1 << 16
+"""Integer columns spanning at most this many values are counted with ``numpy.bincount``."""
+
+
+def _small_int_counts(values: pl.Series) -> pl.DataFrame | None:
+    """Value counts of an integer column without nulls whose values span a small range, else ``None``.
+
+    A count per value of the range (``numpy.bincount``) is a few times cheaper
+    than polars' hash grouping, and ages, counts, ratings and encoded classes are
+    such columns. Same frame as :meth:`TableSplitProfiler._value_counts`.
+    """
+    if not values.dtype.is_integer() or values.dtype == pl.UInt64 or values.null_count() or not len(values):
+        return None
+    x = values.to_numpy().astype(np.int64, copy=False)
+    low, high = int(x.min()), int(x.max())
+    if high - low >= SMALL_RANGE:
+        return None
+    counts = np.bincount(x - low if low else x)
+    seen = np.flatnonzero(counts)
+    return pl.DataFrame({values.name: pl.Series(values.name, seen + low, dtype=values.dtype),
+                         "__n__": pl.Series("__n__", counts[seen], dtype=pl.UInt32)})
+
+
 class TableSplitProfiler:
     """Consumes the batches of one table split."""
 
@@ -469,6 +492,10 @@ class TableSplitProfiler:
         for c in cols:
             if _is_text(df.schema[c]):
                 out[c] = self._counts_by_hash(c, df.get_column(c))
+                continue
+            small = _small_int_counts(df.get_column(c))
+            if small is not None:
+                out[c] = small
                 continue
             e = pl.col(c)
             if df.schema[c].is_float():
