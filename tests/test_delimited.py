@@ -304,3 +304,15 @@ def test_a_stray_quote_on_every_line_is_reported_line_by_line(tmp_path: Path) ->
     got, index, problems = read_all(path, ",", 1 << 20)
     assert [p.row for p in problems] == list(range(3000))
     assert {p.kind for p in problems} == {"unbalanced_quote"}
+
+
+@pytest.mark.parametrize("chunk", range(8, 40), ids=lambda c: f"chunks of {c} bytes")
+def test_a_quoted_record_cut_off_after_quote_free_ones_is_read_whole(tmp_path: Path, chunk: int) -> None:
+    # Quote-free complete records are parsed without quote tracking; the record cut off after
+    # them (its quote, delimiter inside the quotes) must come back whole from the next chunk.
+    data = b"c0,c1\n" + b"ab,cd\n" * 4 + b'"x,y",z\n' + b"ef,gh\n" * 3 + b'"p\nq",r\n'
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    got, index, problems = read_all(path, ",", chunk)
+    assert problems == []
+    assert got == csv_rows(data, ",") and index == list(range(9))

@@ -349,13 +349,13 @@ class DelimitedReader:
         """
         cut = end < len(data)
         try:
-            frame = self._read_body(data, strict=True, typed_only=cut)
+            frame = self._read_body(data, strict=True, typed_only=cut, quotes=False)
         except pl.exceptions.PolarsError:
             if not cut:
                 return None
             try:  # the cut record itself may be what failed to parse
                 data, cut = data[:end], False
-                frame = self._read_body(data, strict=True)
+                frame = self._read_body(data, strict=True, quotes=False)
             except pl.exceptions.PolarsError:
                 return None
         n = frame.height - cut
@@ -545,7 +545,8 @@ class DelimitedReader:
             raise RuntimeError(f"{self.rel}: parsed {frame.height} rows, expected {len(row_idx)}")
         return frame.with_columns(pl.Series(ROW, row_idx, dtype=pl.Int64))
 
-    def _read_body(self, body: bytes, strict: bool = False, typed_only: bool = False) -> pl.DataFrame:
+    def _read_body(self, body: bytes, strict: bool = False, typed_only: bool = False,
+                   quotes: bool = True) -> pl.DataFrame:
         """Parse well-formed records: numeric columns typed, the rest (and any misfit chunk) as text.
 
         Typing numbers at parse time is much cheaper than parsing text columns
@@ -554,10 +555,13 @@ class DelimitedReader:
         instead, so every value is still seen as written. ``strict``: a record
         with more fields than the header raises instead of being truncated;
         ``typed_only``: a failed typed parse raises instead of reading text.
+        ``quotes=False``: the records hold no quote character (a record cut off
+        after them may), so the parser need not track quoting (~5% of the parse).
         """
         common: dict[str, Any] = dict(
             has_header=False, new_columns=self.names, separator=self.dialect.delimiter,
             encoding="utf8", truncate_ragged_lines=not strict, raise_if_empty=False,
+            quote_char='"' if quotes else None,
         )
         if strict:
             return self._read_typed_or_text(body, common, typed_only)
