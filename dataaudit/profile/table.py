@@ -133,11 +133,12 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
     once for this and for its own key): a caller passes it for every batch of a
     dataset or for none.
     """
+    schema = df.schema  # built anew on every access: once per batch
     exprs: list[pl.Expr] = []
     residual: list[pl.Expr] = []
     given = [hashed[c].alias(f"h{i}") for i, c in enumerate(columns) if hashed is not None and c in hashed]
     for i, c in enumerate(columns):
-        dt = df.schema[c]
+        dt = schema[c]
         if hashed is not None and c in hashed:
             continue
         if _is_text(dt) and c in numeric_like:
@@ -303,9 +304,10 @@ class TableSplitProfiler:
 
     def _aggregates(self, df: pl.DataFrame, cols: list[str]) -> dict[str, Any]:
         """Every column's aggregates, keyed ``"{position}_{name}"``; see :meth:`_numeric_aggregates`."""
-        text = [(i, c) for i, c in enumerate(cols) if _is_text(df.schema[c])]
-        numeric = [(i, c) for i, c in enumerate(cols) if _is_numeric(df.schema[c])]
-        other = [(i, c) for i, c in enumerate(cols) if not _is_text(df.schema[c]) and not _is_numeric(df.schema[c])]
+        schema = df.schema  # built anew on every access: once per batch
+        text = [(i, c) for i, c in enumerate(cols) if _is_text(schema[c])]
+        numeric = [(i, c) for i, c in enumerate(cols) if _is_numeric(schema[c])]
+        other = [(i, c) for i, c in enumerate(cols) if not _is_text(schema[c]) and not _is_numeric(schema[c])]
         out: dict[str, Any] = {}
         if numeric:
             out.update(self._numeric_aggregates(df, numeric))
@@ -328,27 +330,21 @@ class TableSplitProfiler:
         counted only in a column whose range holds one, and only a column that
         has any of those (rare) is aggregated again over its filtered values.
         """
+        schema = df.schema  # built anew on every access: once per batch
         exprs: list[pl.Expr] = []
+        out: dict[str, Any] = {}
         for i, c in cols:
-            dt, x, k = df.schema[c], pl.col(c), f"{i}_"
-            # integral until shown otherwise: a column known to hold fractions is not tested again
-            integral = (x == x.floor()).all() if dt.is_float() and self._column(c).integral else pl.lit(not dt.is_float())
-            exprs += [
-                x.null_count().alias(k + "nulls"),
-                pl.lit(0).alias(k + "nan"),
-                pl.lit(0).alias(k + "inf"),
-                x.count().alias(k + "n"),
-                x.mean().alias(k + "mean"),
-                x.var(ddof=0).alias(k + "var"),
-                x.min().cast(pl.Float64).alias(k + "min"),
-                x.max().cast(pl.Float64).alias(k + "max"),
-                integral.alias(k + "int"),
-                pl.lit(0).alias(k + "empty"),
-                pl.lit(0).alias(k + "nonnum"),
-            ]
-        out: dict[str, Any] = df.select(exprs).row(0, named=True)
+            dt, x, k = schema[c], pl.col(c), f"{i}_"
+            nulls = df.get_column(c).null_count()
+            out.update({k + "nulls": nulls, k + "n": df.height - nulls, k + "nan": 0, k + "inf": 0,
+                        k + "empty": 0, k + "nonnum": 0, k + "int": not dt.is_float()})
+            exprs += [x.mean().alias(k + "mean"), x.var(ddof=0).alias(k + "var"),
+                      x.min().cast(pl.Float64).alias(k + "min"), x.max().cast(pl.Float64).alias(k + "max")]
+            if dt.is_float() and self._column(c).integral:  # a column known to hold fractions is not tested again
+                exprs.append((x == x.floor()).all().alias(k + "int"))
+        out.update(df.select(exprs).row(0, named=True))
         # NaN or an infinity makes the mean NaN or infinite: only then are they counted
-        odd_floats = [(i, c) for i, c in cols if df.schema[c].is_float() and out[f"{i}_mean"] is not None
+        odd_floats = [(i, c) for i, c in cols if schema[c].is_float() and out[f"{i}_mean"] is not None
                       and not math.isfinite(out[f"{i}_mean"])]
         if odd_floats:
             out.update(df.select(e for i, c in odd_floats for e in (
@@ -364,7 +360,7 @@ class TableSplitProfiler:
                         plain and out[f"{i}_min"] is not None
                         and out[f"{i}_min"] <= max(plain) and out[f"{i}_max"] >= min(plain))]
         if covering:
-            out.update(df.select(pl.col(c).is_in(self._sentinels_for(df.schema[c]).implode()).sum().alias(f"{i}_sent")
+            out.update(df.select(pl.col(c).is_in(self._sentinels_for(schema[c]).implode()).sum().alias(f"{i}_sent")
                                  for i, c in covering).row(0, named=True))
         special = [(i, c) for i, c in cols if out[f"{i}_nan"] or out[f"{i}_inf"] or out[f"{i}_sent"]]
         if special:
@@ -487,10 +483,11 @@ class TableSplitProfiler:
         Each frame has the column's values (nulls included; NaN as null for floats)
         and a ``__n__`` count column.
         """
+        schema = df.schema  # built anew on every access: once per batch
         out: dict[str, pl.DataFrame] = {}
         lazy, named = [], []
         for c in cols:
-            if _is_text(df.schema[c]):
+            if _is_text(schema[c]):
                 out[c] = self._counts_by_hash(c, df.get_column(c))
                 continue
             small = _small_int_counts(df.get_column(c))
@@ -498,10 +495,10 @@ class TableSplitProfiler:
                 out[c] = small
                 continue
             e = pl.col(c)
-            if df.schema[c].is_float():
+            if schema[c].is_float():
                 # one key for zero (value counts group -0.0 with 0.0 under whichever they meet first)
                 e = pl.when(e == 0).then(0.0).otherwise(e.fill_nan(None)).alias(c)
-            elif df.schema[c].is_nested():
+            elif schema[c].is_nested():
                 e = e.cast(pl.String, strict=False)
             lazy.append(df.lazy().select(e.value_counts(name="__n__")).unnest(c))
             named.append(c)
@@ -557,17 +554,21 @@ class TableSplitProfiler:
         return [c for c in counting if heads.get(c, 0) <= VALUE_CAP]
 
     def _columns(self, df: pl.DataFrame) -> None:
+        schema = df.schema  # built anew on every access: once per batch
         cols = [c for c in df.columns if c != ROW]
         counting = self._still_few([c for c in cols if self._column(c).values is not None], df)
         vcs = self._value_counts(df, counting)
         self._batch_counts = vcs
-        low = {c for c in counting if _is_text(df.schema[c]) and vcs[c].height <= VALUE_CAP}
+        low = {c for c in counting if _is_text(schema[c]) and vcs[c].height <= VALUE_CAP}
         rest = [c for c in cols if c not in low]
-        agg = self._aggregates(df, rest) if rest else {}
+        agg: dict[int, dict[str, Any]] = {}
+        for key, v in (self._aggregates(df, rest) if rest else {}).items():
+            at, _, name = key.partition("_")
+            agg.setdefault(int(at), {})[name] = v
         n = df.height
         for c in cols:
             col = self._column(c)
-            dt = df.schema[c]
+            dt = schema[c]
             col.dtypes.add(str(dt))
             col.count += n
             sentinels: Counter[str] | None = None
@@ -580,8 +581,7 @@ class TableSplitProfiler:
             if c in low:
                 a, sentinels, non_numeric_values = self._from_counts(values, counts)
             else:
-                i = rest.index(c)
-                a = {key[len(f"{i}_"):]: v for key, v in agg.items() if key.startswith(f"{i}_")}
+                a = agg.get(rest.index(c), {})
             col.nulls += int(a.get("nulls") or 0)
             col.empty += int(a.get("empty") or 0)
             col.nan += int(a.get("nan") or 0)
@@ -598,10 +598,9 @@ class TableSplitProfiler:
                                          float(a["lmin"]), float(a["lmax"]))
             is_text = _is_text(dt)
             st = pl.col(c).cast(pl.String).str.strip_chars() if is_text else pl.col(c)
-            missing_expr = self._missing_expr(c, dt)
             missing_here = int(a.get("nulls") or 0) + int(a.get("empty") or 0) + int(a.get("nan") or 0) + sent
             if missing_here and len(col.missing_rows) < col.example_cap:
-                rows = df.filter(missing_expr).get_column(ROW).head(col.example_cap).to_list()
+                rows = df.filter(self._missing_expr(c, dt)).get_column(ROW).head(col.example_cap).to_list()
                 col.missing_rows = sorted(set(col.missing_rows) | set(rows))[: col.example_cap]
             if sentinels is not None:
                 col.sentinels.update(sentinels)
