@@ -75,29 +75,62 @@ class TextShape:
 
 
 def text_shape(text: pl.Series) -> TextShape:
-    """:class:`TextShape` of a text column, from a few vectorised passes over its joined bytes.
+    """:class:`TextShape` of a text column, from a few vectorised passes over its values' bytes.
 
     Per-value string kernels cost a fixed ~10-50 ns a value (a regex several
-    times that); scanning the values joined into one buffer costs a fraction of
-    that for short text. Values are joined with single spaces, so a value with
-    an edge space shows up as a double space, as does a double space inside a
-    value: either makes the column neither trimmed nor normal (a conservative
-    answer, never a wrong one).
+    times that); whole-buffer passes cost a fraction of that for short text. The
+    column is exported to Arrow (its values' bytes back to back, and their
+    offsets): reductions over the bytes show it ASCII with no control character,
+    a gather of each value's first and last byte shows no edge space, and a pass
+    over neighbouring bytes shows no double space. A double space across two
+    values (one ending, the next starting with a space) is already an edge
+    space; stray bytes between values could only make an answer conservative,
+    never wrong.
     """
-    buf = text.cast(pl.String).str.join(" ").cast(pl.Binary).item()
-    if not buf:
+    import pyarrow as pa
+
+    arr = text.cast(pl.String).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
+        return _text_shape_joined(text)  # another layout (string views): the joined-bytes scan
+    _, offsets_buf, data_buf = arr.buffers()
+    if len(arr) == 0 or offsets_buf is None or data_buf is None:
         return TextShape(ascii=True, trimmed=True, normal=True)
-    if not buf.isascii():
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[arr.offset: arr.offset + len(arr) + 1].astype(np.int64)
+    low = int(offsets[0])
+    raw = np.frombuffer(data_buf, dtype=np.uint8)[low: int(offsets[-1])]
+    return _shape_of_bytes(raw, offsets - low)
+
+
+def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray) -> TextShape:
+    """:class:`TextShape` of values stored back to back in ``raw`` (value ``i`` is ``raw[offsets[i]:offsets[i + 1]]``)."""
+    if not len(raw):
+        return TextShape(ascii=True, trimmed=True, normal=True)
+    if int(raw.max()) >= 128:
         return TextShape()
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    if bool((raw < 32).any()):  # whitespace other than spaces (and any other control character)
+    if int(raw.min()) < 32:  # whitespace other than spaces (and any other control character)
         return TextShape(ascii=True)
-    n = len(buf)
-    pairs = (np.frombuffer(buf, "<u2", count=n // 2), np.frombuffer(buf, "<u2", offset=1, count=(n - 1) // 2))
-    if raw[0] == 32 or raw[-1] == 32 or any(bool((p == 0x2020).any()) for p in pairs):  # "  " at either alignment
+    first, end = offsets[:-1], offsets[1:]
+    filled = end > first
+    if not bool(filled.all()):  # empty values (and nulls) have no edges
+        first, end = first[filled], end[filled]
+    space = np.uint8(32)
+    if bool((np.take(raw, first) == space).any()) or bool((np.take(raw, end - 1) == space).any()):
         return TextShape(ascii=True)
-    upper = bool(((raw - np.uint8(65)) < np.uint8(26)).any())
+    # every byte is >= 32 here, so the larger of two neighbours is 32 only where both are spaces
+    if len(raw) > 1 and int(np.maximum(raw[:-1], raw[1:]).min()) == 32:
+        return TextShape(ascii=True)
+    upper = int(np.subtract(raw, np.uint8(65)).min()) < 26  # "A".."Z" wrap to 0..25
     return TextShape(ascii=True, trimmed=True, normal=not upper)
+
+
+def _text_shape_joined(text: pl.Series) -> TextShape:
+    """:func:`text_shape` from the values joined with single spaces (a value with an edge space,
+    or an empty one, then shows up as a double space: a conservative answer, never a wrong one)."""
+    raw = np.frombuffer(text.cast(pl.String).str.join(" ").cast(pl.Binary).item(), dtype=np.uint8)
+    return _shape_of_bytes(raw, np.array([0, len(raw)], dtype=np.int64))
 
 
 def normalised_hash(text: pl.Series, raw_hash: np.ndarray, shape: TextShape | None = None) -> np.ndarray:
