@@ -9,6 +9,7 @@ import pytest
 
 from dataaudit.config import Config
 from dataaudit.errors import SourceError
+from dataaudit.profile.dataset import profile_dataset
 from dataaudit.sources.images import (
     ImageRecord,
     detect_images,
@@ -59,6 +60,30 @@ def test_batches_are_chunks_located_at_the_split_folder(tmp_path: Path) -> None:
     assert {b.path for b in batches} == {"train"}
     assert [r.index for b in batches for r in b.payload] == list(range(300))
     assert sum(b.nbytes for b in batches) == ds.total_bytes
+
+
+@pytest.mark.parametrize(
+    "layout", ["split folders", "metadata"], ids=["split folders list no sizes", "a metadata file lists no sizes"]
+)
+def test_without_a_progress_bar_no_sizes_are_listed_and_the_profile_counts_bytes_read(
+    tmp_path: Path, layout: str
+) -> None:
+    if layout == "split folders":
+        imagefolder(tmp_path, {"train": {"a": 3, "b": 2}, "test": {"a": 2}})
+    else:
+        imagefolder(tmp_path, {"train": {"a": 3}})
+        files = sorted(p.relative_to(tmp_path / "train").as_posix() for p in (tmp_path / "train").rglob("*.jpg"))
+        (tmp_path / "train" / "metadata.csv").write_text("file_name,label\n" + "".join(f"{f},x\n" for f in files))
+    on_disk = sum(p.stat().st_size for p in tmp_path.rglob("*.jpg"))
+    sized = detect_images(tmp_path, Config(progress=True))
+    unsized = detect_images(tmp_path, Config(progress=False))
+    assert sized is not None and unsized is not None
+    assert sized.total_bytes == on_disk
+    assert unsized.total_bytes is None
+    assert all(b.nbytes == 0 for b in unsized.read())
+    assert [r for b in unsized.read() for r in b.payload] == [r for b in sized.read() for r in b.payload]
+    stats = profile_dataset(unsized, Config(progress=False, workers=1))
+    assert sum(s.bytes_read for s in stats.splits.values()) == on_disk
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"], ids=["metadata.csv names files and labels", "metadata.jsonl names files and labels"])

@@ -139,6 +139,8 @@ class TaskResult:
     modes: list[str]
     formats: list[str]
     errors: list[ErrRow]
+    nbytes: int = 0
+    """Bytes of the task's images (as read, or as given)."""
 
     @property
     def brightness(self) -> np.ndarray:
@@ -587,6 +589,7 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
     byte_hashes: list[int] = []
     rows: list[Decoded] = []
     errors: list[ErrRow] = []
+    nbytes = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for idx, path, data in items:
@@ -596,6 +599,7 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
                 except OSError as exc:
                     errors.append((idx, 0, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
                     continue
+            nbytes += len(data)
             byte_hash = _hash(data)
             if not data:
                 errors.append((idx, byte_hash, "empty", "the file is empty (0 bytes)"))
@@ -623,6 +627,7 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
         modes=list(modes),
         formats=list(formats),
         errors=errors,
+        nbytes=nbytes,
     )
 
 
@@ -879,7 +884,6 @@ class ImageSplitProfiler:
     def update(self, batch: Batch) -> None:
         """Queue the images of ``batch`` (``payload``: list of :class:`ImageRecord`)."""
         records: list[ImageRecord] = list(batch.payload or [])
-        self._bytes += batch.nbytes
         self._index.extend([r.index for r in records])
         # files of a local dataset are located by path; Hub items by row
         if self.root is not None:
@@ -900,6 +904,7 @@ class ImageSplitProfiler:
 
     def _absorb(self, result: TaskResult) -> None:
         self._results.append(result)
+        self._bytes += result.nbytes
 
     def _collect_one(self) -> None:
         fut, task = self._pending.popleft()
