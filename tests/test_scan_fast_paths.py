@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gzip
 import threading
 import time
@@ -231,7 +233,8 @@ def test_labels_are_folded_to_32_bits_the_same_way_everywhere() -> None:
 
 
 # -- normal-form text hashes -------------------------------------------------------------------------------
-TEXT = st.text(st.sampled_from(list("abcXYZ  \t\n\r\x0b\x0c") + ["é", "Ｆ", "\u00a0", "\u2028", "ß", "İ"]), max_size=12)
+TEXT = st.text(st.sampled_from(list("abcXYZ  \t\n\r\x0b\x0c1.+niN") + ["é", "Ｆ", "\u00a0", "\u2028", "ß", "İ"]),
+               max_size=12) | st.sampled_from(["nan", "inf", "Infinity", "NaN", "+inf", "nab", "infinitx"])
 
 
 @SETTINGS
@@ -260,6 +263,8 @@ def test_text_shape_claims_only_what_holds_for_every_value(values: list[str | No
         assert series.str.strip_chars().to_list() == values
     if shape.normal:
         assert normalised_text(series).to_list() == [v for v in values]
+    if shape.no_numbers:
+        assert series.cast(pl.Float64, strict=False).null_count() == len(values)
 
 
 @pytest.mark.parametrize(("values", "expected"), [
@@ -280,9 +285,21 @@ def test_text_shape_claims_only_what_holds_for_every_value(values: list[str | No
         "a trailing space in the middle of the column", "edge spaces of neighbours", "nulls only"])
 def test_text_shape_of_typical_columns(values: list[str | None], expected: TextShape) -> None:
     series = pl.Series(values, dtype=pl.String)
-    assert text_shape(series) == expected
+    assert dataclasses.replace(text_shape(series), no_numbers=False) == expected
     if "" not in values:  # the joined scan sees an empty value as a double space (conservative)
         assert _text_shape_joined(series) == expected
+
+
+@pytest.mark.parametrize(("values", "no_numbers"), [
+    (["great app", "slow login", None, ""], True),
+    (["great app", "4 stars"], False), (["-"], False), (["nan"], False), (["Infinity"], False),
+    (["+.5"], False), ([".5"], False), (["no way", "nice", "in", "inks", "infinitely"], True), (["NAN"], False),
+], ids=["words", "a leading digit", "a sign", "nan", "Infinity", "a signed fraction", "a point",
+        "words starting with n or i but not nan, inf or infinity", "NAN"])
+def test_text_shape_tells_when_no_value_can_be_a_number(values: list[str | None], no_numbers: bool) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    assert text_shape(series).no_numbers is no_numbers
+    assert not _text_shape_joined(series).no_numbers  # value starts unknown there
 
 
 def test_text_not_in_normal_form_is_scanned_for_its_shape_twice_then_hashed_value_by_value() -> None:
@@ -301,6 +318,27 @@ def test_text_not_in_normal_form_is_scanned_for_its_shape_twice_then_hashed_valu
     assert shape.call_count == 2
     text = pl.concat(batches).get_column("text")
     assert prof.result().hashes.norm.tolist() == normalised_text(text).hash(HASH_SEED).to_numpy().tolist()
+
+
+@pytest.mark.parametrize("values", [
+    ["great app", "slow login", "", None, "missing", "?", "no way", "in time"],
+    ["great app", "42", "-3.5", "nan", "inf", "n/a", None, ""],
+], ids=["words only (not parsed as numbers)", "words and numbers (parsed)"])
+def test_free_text_statistics_are_the_same_with_and_without_its_shape(values: list[str | None]) -> None:
+    from dataaudit.config import Config
+    from dataaudit.profile import table
+    from dataaudit.sources.base import Batch, Dataset
+
+    def column(shape: Any) -> dict[str, Any]:
+        ds = Dataset(source="mem", root=None, modality="text", splits={}, label_column=None,
+                     read=lambda: iter(()), text_column="text")
+        prof = table.TableSplitProfiler("train", ds, Config())
+        frame = pl.DataFrame({"text": values * 700, ROW: pl.int_range(0, 700 * len(values), eager=True)})
+        with mock.patch.object(table, "VALUE_CAP", 2), mock.patch.object(table, "text_shape", shape):
+            prof.update(Batch("train", "t.csv", frame=frame))
+        return dataclasses.asdict(prof.result().columns["text"])
+
+    assert column(text_shape) == column(lambda _: TextShape())
 
 
 # -- content hashes of typed and text chunks ---------------------------------------------------------------

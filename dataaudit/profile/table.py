@@ -72,6 +72,8 @@ class TextShape:
     """No value starts or ends with whitespace: ``str.strip_chars()`` is the identity."""
     normal: bool = False
     """Every value is its own :func:`normalised_text`."""
+    no_numbers: bool = False
+    """No value parses as a number: none starts the way one must (sign, digit, point, inf, nan)."""
 
 
 def text_shape(text: pl.Series) -> TextShape:
@@ -104,8 +106,19 @@ def text_shape(text: pl.Series) -> TextShape:
     return _shape_of_bytes(raw, offsets - low)
 
 
-def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray) -> TextShape:
-    """:class:`TextShape` of values stored back to back in ``raw`` (value ``i`` is ``raw[offsets[i]:offsets[i + 1]]``)."""
+NUMBER_START = np.zeros(256, dtype=bool)
+NUMBER_START[np.frombuffer(b"+-.0123456789", dtype=np.uint8)] = True
+"""First bytes of text that polars may read as a float ("1", "-.5", "+inf")..."""
+WORD_NUMBER_START = np.zeros(256, dtype=bool)
+WORD_NUMBER_START[np.frombuffer(b"iInN", dtype=np.uint8)] = True
+"""...and those of the unsigned words it reads as one: "nan", "inf" and "infinity" in any case (3 or 8 bytes)."""
+
+
+def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray, starts: bool = True) -> TextShape:
+    """:class:`TextShape` of values stored back to back in ``raw`` (value ``i`` is ``raw[offsets[i]:offsets[i + 1]]``).
+
+    ``starts=False``: the offsets do not give every value's start (``no_numbers`` is not claimed).
+    """
     if not len(raw):
         return TextShape(ascii=True, trimmed=True, normal=True)
     if int(raw.max()) >= 128:
@@ -116,21 +129,29 @@ def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray) -> TextShape:
     filled = end > first
     if not bool(filled.all()):  # empty values (and nulls) have no edges
         first, end = first[filled], end[filled]
-    space = np.uint8(32)
-    if bool((np.take(raw, first) == space).any()) or bool((np.take(raw, end - 1) == space).any()):
+    space, firsts = np.uint8(32), np.take(raw, first)
+    if bool((firsts == space).any()) or bool((np.take(raw, end - 1) == space).any()):
         return TextShape(ascii=True)
     # every byte is >= 32 here, so the larger of two neighbours is 32 only where both are spaces
     if len(raw) > 1 and int(np.maximum(raw[:-1], raw[1:]).min()) == 32:
         return TextShape(ascii=True)
     upper = int(np.subtract(raw, np.uint8(65)).min()) < 26  # "A".."Z" wrap to 0..25
-    return TextShape(ascii=True, trimmed=True, normal=not upper)
+    return TextShape(ascii=True, trimmed=True, normal=not upper, no_numbers=starts and not _may_be_numbers(firsts, end - first))
+
+
+def _may_be_numbers(firsts: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether any trimmed ASCII value, given its first byte and length, might parse as a float."""
+    if bool(NUMBER_START[firsts].any()):
+        return True
+    word = WORD_NUMBER_START[firsts]
+    return bool(word.any()) and bool((word & ((lengths == 3) | (lengths == 8))).any())
 
 
 def _text_shape_joined(text: pl.Series) -> TextShape:
     """:func:`text_shape` from the values joined with single spaces (a value with an edge space,
     or an empty one, then shows up as a double space: a conservative answer, never a wrong one)."""
     raw = np.frombuffer(text.cast(pl.String).str.join(" ").cast(pl.Binary).item(), dtype=np.uint8)
-    return _shape_of_bytes(raw, np.array([0, len(raw)], dtype=np.int64))
+    return _shape_of_bytes(raw, np.array([0, len(raw)], dtype=np.int64), starts=False)
 
 
 def normalised_hash(text: pl.Series, raw_hash: np.ndarray, shape: TextShape | None = None) -> np.ndarray:
@@ -415,7 +436,8 @@ class TableSplitProfiler:
         each aggregate re-derive them. Where the free-text column's
         :class:`TextShape` shows it, stripping is skipped (no value has an edge
         space) and lengths are counted in bytes (ASCII); a column with no value
-        as short as the longest missing-value token has no such token.
+        as short as the longest missing-value token has no such token; a column
+        where no value starts like a number is not parsed as numbers.
         """
         shape = self._text_shape() if any(c == self.text for _, c in cols) else None
         shapes = {c: shape if c == self.text and shape is not None else TextShape() for _, c in cols}
@@ -427,35 +449,46 @@ class TableSplitProfiler:
             short = d.get_column(f"s{i}").str.len_bytes() <= self._sentinel_bytes
             derived += [
                 (st.is_in(self.sentinels) if short.any() else pl.lit(False)).alias(f"t{i}"),
-                st.cast(pl.Float64, strict=False).alias(f"n{i}"),
                 (st.str.len_bytes() if shapes[c].ascii else st.str.len_chars()).cast(pl.Float64).alias(f"l{i}"),
             ]
+            if not shapes[c].no_numbers:
+                derived.append(st.cast(pl.Float64, strict=False).alias(f"n{i}"))
         d = d.with_columns(derived)
         exprs: list[pl.Expr] = []
+        out: dict[str, Any] = {}
         for i, c in cols:
             k = f"{i}_"
-            st, num, sent, length = pl.col(f"s{i}"), pl.col(f"n{i}"), pl.col(f"t{i}"), pl.col(f"l{i}")
-            finite = num.filter(num.is_finite() & ~sent)
+            st, sent, length = pl.col(f"s{i}"), pl.col(f"t{i}"), pl.col(f"l{i}")
             exprs += [
                 st.null_count().alias(k + "nulls"),
                 sent.sum().alias(k + "sent"),
-                finite.len().alias(k + "n"),
-                finite.mean().alias(k + "mean"),
-                finite.var(ddof=0).alias(k + "var"),
-                finite.min().alias(k + "min"),
-                finite.max().alias(k + "max"),
-                (finite == finite.floor()).all().alias(k + "int"),
                 (length == 0).sum().alias(k + "empty"),  # lengths: no second pass over the strings
-                pl.lit(0).alias(k + "nan"),
-                (num.is_infinite() & ~sent).sum().alias(k + "inf"),
-                ((length > 0) & ~sent & num.is_null()).sum().alias(k + "nonnum"),
                 length.count().alias(k + "ln"),
                 length.mean().alias(k + "lmean"),
                 length.var(ddof=0).alias(k + "lvar"),
                 length.min().alias(k + "lmin"),
                 length.max().alias(k + "lmax"),
             ]
-        return d.select(exprs).row(0, named=True)
+            out[k + "nan"] = 0
+            if shapes[c].no_numbers:  # nothing parses: every filled non-token value is not a number
+                out.update({k + "n": 0, k + "mean": None, k + "var": None, k + "min": None, k + "max": None,
+                            k + "int": True, k + "inf": 0})
+                exprs.append(((length > 0) & ~sent).sum().alias(k + "nonnum"))
+                continue
+            num = pl.col(f"n{i}")
+            finite = num.filter(num.is_finite() & ~sent)
+            exprs += [
+                finite.len().alias(k + "n"),
+                finite.mean().alias(k + "mean"),
+                finite.var(ddof=0).alias(k + "var"),
+                finite.min().alias(k + "min"),
+                finite.max().alias(k + "max"),
+                (finite == finite.floor()).all().alias(k + "int"),
+                (num.is_infinite() & ~sent).sum().alias(k + "inf"),
+                ((length > 0) & ~sent & num.is_null()).sum().alias(k + "nonnum"),
+            ]
+        out.update(d.select(exprs).row(0, named=True))
+        return out
 
     def _from_counts(self, values: list[Any], counts: list[int]) -> tuple[dict[str, Any], Counter[str], list[str]]:
         """The aggregates of a low-cardinality text column, computed once per distinct value.
