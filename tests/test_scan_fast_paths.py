@@ -446,3 +446,36 @@ def test_small_integer_value_counts_match_polars(dtype: pl.DataType, seed: int) 
 ], ids=["with nulls", "a wide range", "floats", "uint64", "empty"])
 def test_small_integer_value_counts_leave_other_columns_to_polars(values: pl.Series) -> None:
     assert _small_int_counts(values) is None
+
+
+def test_the_key_indexes_built_side_by_side_are_the_ones_the_checks_would_build(tmp_path: Path) -> None:
+    import csv as csv_module
+
+    from tabledata import random_split, reviews
+
+    from dataaudit.checks.duplicates import precompute, repeated_in, shared_with_others
+    from dataaudit.config import build_config
+    from dataaudit.profile.dataset import profile_dataset
+    from dataaudit.sources import open_source
+
+    sp = random_split(reviews(300, seed=5), seed=5)
+    sp["train"] += sp["train"][:7] + [{**sp["train"][9], "text": sp["train"][9]["text"].upper()}]
+    sp["test"] += sp["train"][20:25] + sp["val"][:3]
+    for name, rows in sp.items():
+        with (tmp_path / f"{name}.csv").open("w", newline="") as fh:
+            w = csv_module.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+    def stats() -> Any:
+        cfg = build_config(None)
+        return profile_dataset(open_source(str(tmp_path), cfg), cfg)
+
+    built, lazy = stats(), stats()
+    precompute(built)
+    for kind in ("content", "norm"):
+        for a, b in zip(built.ordered, lazy.ordered):
+            assert built.derived["repeated"][a.name, kind].tolist() == repeated_in(lazy, b, kind).tolist()
+            assert built.derived["shared"][a.name, kind].tolist() == shared_with_others(lazy, b, kind).tolist()
+    assert len(built.derived["repeated"]["train", "norm"]) > len(built.derived["repeated"]["train", "content"]) > 0
+    assert len(built.derived["shared"]["train", "content"]) > 0 and len(built.derived["shared"]["val", "content"]) > 0
