@@ -30,6 +30,14 @@ Per image we compute:
   channel standard deviation; ``near_constant`` when it is below
   :data:`NEAR_CONSTANT_STD`.
 
+Per file, a worker reads the bytes with one ``os.read`` (plus the one that finds
+the end), opens them with ``Image.open`` and, for an RGB or grey JPEG, runs
+pillow's JPEG decoder over the whole file into a new image itself
+(:func:`_load_jpeg`: what ``ImageFile.load`` does for one tile, without its
+Python; any other outcome is left to ``im.load()``, so broken files fail as
+pillow says). Tasks carry :data:`TASK_ITEMS` files, the dataset's last ones
+:data:`TAIL_TASK_ITEMS`.
+
 Broken files never raise: they become :class:`~dataaudit.sources.base.FileProblem`
 of kind ``empty``, ``truncated``, ``not_image``, ``undecodable`` or
 ``unreadable`` (missing or unreadable file).
