@@ -316,3 +316,16 @@ def test_a_quoted_record_cut_off_after_quote_free_ones_is_read_whole(tmp_path: P
     got, index, problems = read_all(path, ",", chunk)
     assert problems == []
     assert got == csv_rows(data, ",") and index == list(range(9))
+
+
+@pytest.mark.parametrize(("header", "rows"), [
+    ([f"column_{i:05d}" for i in range(9000)], [[str(i % 7) for i in range(9000)]] * 3),
+    (["a\nb", "c"], [["1", "2"], ["3", "4"]]),
+], ids=["a header longer than the first read", "a quoted header field with a line break"])
+def test_where_the_header_ends_is_found_whatever_its_length(tmp_path: Path, header: list[str],
+                                                             rows: list[list[str]]) -> None:
+    path = tmp_path / "t.csv"
+    data = write_csv(path, header, rows, ",", "\n")
+    assert len(data) > delimited.HEAD_BYTES or "\n" in header[0]
+    got, index, problems = read_all(path, ",", 4096)
+    assert problems == [] and got == csv_rows(data, ",") and index == list(range(len(rows)))

@@ -39,10 +39,12 @@ from dataaudit.sources.base import ROW, RecordProblem
 CHUNK_BYTES = 16 * 1024 * 1024
 FIRST_CHUNK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+"""A quoted field still open after this many bytes is taken as an unbalanced quote."""
+HEAD_BYTES = 64 * 1024
+"""Bytes read first to find where a plain file's header ends (more only if it does not end there)."""
 WINDOW_BYTES = 1024 * 1024
 RESTART_WINDOW_BYTES = 4096
 """Bytes analysed at a time within a chunk (see :meth:`DelimitedReader._process`)."""
-"""A quoted field still open after this many bytes is taken as an unbalanced quote."""
 CANDIDATE_DELIMITERS = (",", "\t", ";", "|")
 NL, CR, QUOTE = 10, 13, 34
 
@@ -301,8 +303,11 @@ class DelimitedReader:
         with open(self.path, "rb", buffering=0) as fh:
             fd = fh.fileno()
             size = os.fstat(fd).st_size
-            head = os.pread(fd, max(self.chunk_bytes, MAX_RECORD_BYTES + 1), 0)
+            head = os.pread(fd, HEAD_BYTES, 0)  # the header is short: its end is found in a small read
             cut = self._header_end(head)
+            if cut is None and len(head) == HEAD_BYTES:  # a long or oddly quoted header
+                head = os.pread(fd, max(self.chunk_bytes, MAX_RECORD_BYTES + 1), 0)
+                cut = self._header_end(head)
             if cut is None:
                 cut = head.find(b"\n") + 1 or len(head)
             self.line += head[:cut].count(b"\n")
