@@ -135,3 +135,145 @@ def test_unreadable_paths_raise_oserror_as_open_does(tmp_path: Path) -> None:
         img._read_file(str(tmp_path / "missing.jpg"))
     with pytest.raises(IsADirectoryError):
         img._read_file(str(tmp_path))
+
+
+# -- plain JPEG headers read without Image.open ---------------------------------------
+
+
+def _exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x0110] = "camera"
+    return exif.tobytes()
+
+
+HEADER_CASES = [
+    ("RGB", (128, 128), {"quality": 90}, True),
+    ("RGB", (33, 17), {"progressive": True, "optimize": True}, True),
+    ("L", (40, 30), {"comment": b"made by a test"}, True),
+    ("RGB", (64, 48), {"restart_marker_blocks": 2, "dpi": (300, 300)}, True),
+    ("RGB", (64, 48), {"exif": _exif()}, False),
+    ("RGB", (64, 48), {"icc_profile": b"\0" * 200}, False),
+    ("RGB", (1100, 1030), {"quality": 50}, False),
+]
+HEADER_IDS = [
+    "a baseline jpeg is plain",
+    "a progressive optimised one is plain",
+    "a grey one with a comment is plain",
+    "one with restart markers and a density is plain",
+    "one with exif is left to Image.open",
+    "one with an icc profile is left to Image.open",
+    "one large enough for a draft decode is left to Image.open",
+]
+
+
+@pytest.mark.parametrize(("mode", "size", "options", "plain"), HEADER_CASES, ids=HEADER_IDS)
+def test_a_plain_header_reads_as_pillow_reads_it(
+    mode: str, size: tuple[int, int], options: dict[str, Any], plain: bool
+) -> None:
+    data = _jpeg(mode, size, **options)
+    head = img._plain_jpeg_header(data)
+    im = Image.open(io.BytesIO(data))
+    if not plain:
+        assert head is None
+        return
+    assert head == (im.mode, *im.size)
+    assert im.format == "JPEG" and [tuple(t) for t in im.tile] == [("jpeg", (0, 0, *size), 0, (mode, ""))]
+    decoded = img._plain_jpeg(data)
+    assert decoded is not None and decoded.tobytes() == _public(data).tobytes()
+
+
+def _cmyk() -> bytes:
+    buf = io.BytesIO()
+    Image.new("CMYK", (16, 16), (1, 2, 3, 4)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _segments(data: bytes) -> list[tuple[int, int, int]]:
+    """``(marker, start, end)`` of the header segments up to the start of scan."""
+    out, pos = [], 2
+    while True:
+        marker, end = data[pos + 1], pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        out.append((marker, pos, end))
+        if marker == 0xDA:
+            return out
+        pos = end
+
+
+def _edit(data: bytes, marker: int, body: bytes) -> bytes:
+    """``data`` with the first segment of ``marker`` given another body (length fixed up)."""
+    for m, start, end in _segments(data):
+        if m == marker:
+            return data[:start] + bytes([0xFF, m]) + (len(body) + 2).to_bytes(2, "big") + body + data[end:]
+    raise AssertionError(f"no segment {marker:#x}")
+
+
+def _body(data: bytes, marker: int) -> bytes:
+    start, end = next((s, e) for m, s, e in _segments(data) if m == marker)
+    return data[start + 4 : end]
+
+
+BASE = _jpeg("RGB", (48, 32), quality=90)
+SOF = _body(BASE, 0xC0)
+MALFORMED = {
+    "a cmyk jpeg": _cmyk(),
+    "a quantisation table cut short": _edit(BASE, 0xDB, _body(BASE, 0xDB)[:-1]),
+    "a 12-bit frame": _edit(BASE, 0xC0, bytes([12]) + SOF[1:]),
+    "a two-layer frame": _edit(BASE, 0xC0, SOF[:5] + bytes([2]) + SOF[6:12]),
+    "a frame with a component cut short": _edit(BASE, 0xC0, SOF[:-1]),
+    "a frame of width zero": _edit(BASE, 0xC0, SOF[:3] + b"\0\0" + SOF[5:]),
+    "a jfif segment too short for its version": _edit(BASE, 0xE0, b"JFIF\0"),
+    "a stray byte between segments": BASE[:2] + b"\x00" + BASE[2:],
+    "padding before a marker": BASE[:2] + b"\xff" + BASE[2:],
+    "a segment longer than the file": BASE[:4] + b"\xff\xff" + BASE[6:],
+    "a header without a frame": b"\xff\xd8" + BASE[_segments(BASE)[-1][1] :],
+    "an adobe segment": BASE[:2] + b"\xff\xee\x00\x0eAdobe\x00d\x00\x00\x00\x00\x01" + BASE[2:],
+    "an mpo index": BASE[:2] + b"\xff\xe2\x00\x08MPF\x00\x00\x00" + BASE[2:],
+    "a truncated header": BASE[:40],
+}
+
+
+@pytest.mark.parametrize("data", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_unusual_or_malformed_headers_are_left_to_image_open(data: bytes) -> None:
+    assert img._plain_jpeg_header(data) is None
+    _same_as_the_public_path(data)
+
+
+def _same_as_the_public_path(data: bytes) -> None:
+    """decode_task gives the same figures or the same error with and without the plain path."""
+    fast = img.decode_task(None, [(0, None, data)])
+    saved = img._direct_jpeg
+    img._direct_jpeg = False
+    try:
+        slow = img.decode_task(None, [(0, None, data)])
+    finally:
+        img._direct_jpeg = saved
+    assert fast.errors == slow.errors
+    for key in ("content", "phash", "width", "height", "channels", "means", "stds"):
+        assert np.array_equal(getattr(fast, key), getattr(slow, key)), key
+    assert fast.modes == slow.modes and fast.formats == slow.formats
+
+
+def test_headers_with_random_damage_are_read_as_pillow_reads_them() -> None:
+    rng = np.random.default_rng(11)
+    header_end = _segments(BASE)[-1][2]
+    accepted = 0
+    for _ in range(400):
+        data = bytearray(BASE)
+        for _ in range(int(rng.integers(1, 4))):
+            data[int(rng.integers(2, header_end))] = int(rng.integers(0, 256))
+        blob = bytes(data)
+        head = img._plain_jpeg_header(blob)
+        if head is not None:
+            accepted += 1
+            im = Image.open(io.BytesIO(blob))  # must open: a plain header is one pillow reads
+            assert head == (im.mode, *im.size) and im.format == "JPEG"
+            assert [tuple(t) for t in im.tile] == [("jpeg", (0, 0, *im.size), 0, (im.mode, ""))]
+        _same_as_the_public_path(blob)
+    assert 0 < accepted < 400  # both outcomes were exercised
+
+
+def test_error_messages_name_no_memory_address() -> None:
+    blob = _edit(BASE, 0xC0, SOF[:5] + bytes([2]) + SOF[6:12])  # a two-layer frame: pillow cannot identify it
+    (_, _, kind, message), = img.decode_task(None, [(0, None, blob)]).errors
+    assert kind == "undecodable"
+    assert message == "UnidentifiedImageError: cannot identify image file"
