@@ -108,10 +108,8 @@ def text_shape(text: pl.Series) -> TextShape:
 
 NUMBER_START = np.zeros(256, dtype=bool)
 NUMBER_START[np.frombuffer(b"+-.0123456789", dtype=np.uint8)] = True
-"""First bytes of text that polars may read as a float ("1", "-.5", "+inf")..."""
-WORD_NUMBER_START = np.zeros(256, dtype=bool)
-WORD_NUMBER_START[np.frombuffer(b"iInN", dtype=np.uint8)] = True
-"""...and those of the unsigned words it reads as one: "nan", "inf" and "infinity" in any case (3 or 8 bytes)."""
+"""First bytes of text that polars may read as a float ("1", "-.5", "+inf"), besides those of the
+unsigned words it reads as one: "nan", "inf" and "infinity" in any case (3 or 8 bytes)."""
 
 
 def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray, starts: bool = True) -> TextShape:
@@ -141,9 +139,11 @@ def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray, starts: bool = True) -
 
 def _may_be_numbers(firsts: np.ndarray, lengths: np.ndarray) -> bool:
     """Whether any trimmed ASCII value, given its first byte and length, might parse as a float."""
-    if bool(NUMBER_START[firsts].any()):
+    # "+" (43) to "9" (57) hold every sign, point and digit: most text starts outside that range
+    if int(np.subtract(firsts, np.uint8(43)).min()) < 15 and bool(NUMBER_START[firsts].any()):
         return True
-    word = WORD_NUMBER_START[firsts]
+    folded = firsts | np.uint8(32)  # "I" -> "i", "N" -> "n"
+    word = (folded == np.uint8(ord("i"))) | (folded == np.uint8(ord("n")))
     return bool(word.any()) and bool((word & ((lengths == 3) | (lengths == 8))).any())
 
 
