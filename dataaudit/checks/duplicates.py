@@ -7,6 +7,7 @@ near copies use the normalised-text hash (text) or the perceptual hash (images).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,12 +161,16 @@ def _scratch(n: int) -> np.ndarray:
     get, put = (getattr(multiarray, f"_{verb}_madvise_hugepage", None) for verb in ("get", "set"))
     if get is None or put is None:
         return np.empty(n, dtype=np.uint64)
-    advised = get()
-    put(False)
-    try:
-        return np.empty(n, dtype=np.uint64)
-    finally:
-        put(advised)
+    with _ADVICE:  # the setting is process-wide: two indexes allocating at once must not mix it up
+        advised = get()
+        put(False)
+        try:
+            return np.empty(n, dtype=np.uint64)
+        finally:
+            put(advised)
+
+
+_ADVICE = threading.Lock()
 
 
 INDEX_BUCKET_BYTES = 96 * 1024 * 1024
