@@ -1,3 +1,3 @@
-from dataaudit.cli import main
+from dataaudit.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -76,5 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def entry() -> int:
+    """The ``dataaudit`` console script: :func:`main`, then the interpreter's exit.
+
+    Objects still alive then (the loaded libraries' and their caches) are frozen
+    out of the garbage collector's pass at exit, which measured ~40 ms of a scan's
+    wall time; nothing is left to collect that the exit would not free anyway.
+    """
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(entry())

@@ -217,3 +217,15 @@ def test_pyproject_of_the_working_directory_configures_the_scan(faulty: Path, tm
     # the dataset's own pyproject.toml wins over the working directory's
     (faulty / "pyproject.toml").write_text('[tool.dataaudit]\nfail_on = "error"\n')
     assert run([str(faulty)], capsys)[0] == 1
+
+
+def test_the_console_script_returns_mains_exit_code_and_spares_the_exit_a_collection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from dataaudit import cli
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    assert cli.entry() == 3 and frozen == [True]
