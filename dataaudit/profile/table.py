@@ -134,7 +134,8 @@ def _shape_of_bytes(raw: np.ndarray, offsets: np.ndarray, starts: bool = True) -
     if len(raw) > 1 and int(np.maximum(raw[:-1], raw[1:]).min()) == 32:
         return TextShape(ascii=True)
     upper = int(np.subtract(raw, np.uint8(65)).min()) < 26  # "A".."Z" wrap to 0..25
-    return TextShape(ascii=True, trimmed=True, normal=not upper, no_numbers=starts and not _may_be_numbers(firsts, end - first))
+    numbers = not starts or _may_be_numbers(firsts, end - first)
+    return TextShape(ascii=True, trimmed=True, normal=not upper, no_numbers=not numbers)
 
 
 def _may_be_numbers(firsts: np.ndarray, lengths: np.ndarray) -> bool:
@@ -187,7 +188,7 @@ def hash_columns(df: pl.DataFrame, columns: list[str], numeric_like: set[str] | 
     once for this and for its own key): a caller passes it for every batch of a
     dataset or for none.
     """
-    schema = df.schema  # built anew on every access: once per batch
+    schema = df.schema  # polars builds it anew on every access: once per batch here and below
     exprs: list[pl.Expr] = []
     residual: list[pl.Expr] = []
     given = [hashed[c].alias(f"h{i}") for i, c in enumerate(columns) if hashed is not None and c in hashed]
@@ -358,7 +359,7 @@ class TableSplitProfiler:
 
     def _aggregates(self, df: pl.DataFrame, cols: list[str]) -> dict[str, Any]:
         """Every column's aggregates, keyed ``"{position}_{name}"``; see :meth:`_numeric_aggregates`."""
-        schema = df.schema  # built anew on every access: once per batch
+        schema = df.schema
         text = [(i, c) for i, c in enumerate(cols) if _is_text(schema[c])]
         numeric = [(i, c) for i, c in enumerate(cols) if _is_numeric(schema[c])]
         other = [(i, c) for i, c in enumerate(cols) if not _is_text(schema[c]) and not _is_numeric(schema[c])]
@@ -384,7 +385,7 @@ class TableSplitProfiler:
         counted only in a column whose range holds one, and only a column that
         has any of those (rare) is aggregated again over its filtered values.
         """
-        schema = df.schema  # built anew on every access: once per batch
+        schema = df.schema
         exprs: list[pl.Expr] = []
         out: dict[str, Any] = {}
         for i, c in cols:
@@ -549,7 +550,7 @@ class TableSplitProfiler:
         Each frame has the column's values (nulls included; NaN as null for floats)
         and a ``__n__`` count column.
         """
-        schema = df.schema  # built anew on every access: once per batch
+        schema = df.schema
         out: dict[str, pl.DataFrame] = {}
         lazy, named = [], []
         for c in cols:
@@ -620,7 +621,7 @@ class TableSplitProfiler:
         return [c for c in counting if heads.get(c, 0) <= VALUE_CAP]
 
     def _columns(self, df: pl.DataFrame) -> None:
-        schema = df.schema  # built anew on every access: once per batch
+        schema = df.schema
         cols = [c for c in df.columns if c != ROW]
         counting = self._still_few([c for c in cols if self._column(c).values is not None], df)
         vcs = self._value_counts(df, counting)
