@@ -389,11 +389,13 @@ def test_key_index_finds_exactly_the_repeats_and_later_occurrences(seed: int, bu
     buffer = None if scratch is None else np.full(scratch, 2**64 - 1, dtype=np.uint64)  # garbage must not leak in
     got = key_index(splits, "content", bucket_bytes=bucket_bytes, scratch=buffer)
     keys = [np.concatenate(h.parts("content")).tolist() if len(h) else [] for h in splits]
-    for j, (rep, later) in enumerate(got):
+    for j, (rep, later, earlier) in enumerate(got):
         own = keys[j]
         after = {k for other in keys[j + 1:] for k in other}
+        before = {k for other in keys[:j] for k in other}
         assert rep.tolist() == [i for i, k in enumerate(own) if own.count(k) > 1]
         assert later.tolist() == [i for i, k in enumerate(own) if k in after]
+        assert earlier.tolist() == [i for i, k in enumerate(own) if k in before]
         assert rep.tolist() == repeated(splits[j], "content").tolist()
 
 
@@ -453,7 +455,8 @@ def test_the_key_indexes_built_side_by_side_are_the_ones_the_checks_would_build(
 
     from tabledata import random_split, reviews
 
-    from dataaudit.checks.duplicates import precompute, repeated_in, shared_with_others
+    from dataaudit.checks.duplicates import (matches_in, precompute, repeated_in, shared_with_earlier,
+                                             shared_with_others)
     from dataaudit.config import build_config
     from dataaudit.profile.dataset import profile_dataset
     from dataaudit.sources import open_source
@@ -477,5 +480,18 @@ def test_the_key_indexes_built_side_by_side_are_the_ones_the_checks_would_build(
         for a, b in zip(built.ordered, lazy.ordered):
             assert built.derived["repeated"][a.name, kind].tolist() == repeated_in(lazy, b, kind).tolist()
             assert built.derived["shared"][a.name, kind].tolist() == shared_with_others(lazy, b, kind).tolist()
+            assert built.derived["earlier"][a.name, kind].tolist() == shared_with_earlier(lazy, b, kind).tolist()
     assert len(built.derived["repeated"]["train", "norm"]) > len(built.derived["repeated"]["train", "content"]) > 0
     assert len(built.derived["shared"]["train", "content"]) > 0 and len(built.derived["shared"]["val", "content"]) > 0
+    # a lookup probes only the items shared with an earlier split, and finds every match
+    for kind in ("content", "norm"):
+        for at, ref in enumerate(built.ordered):
+            for split in built.ordered[at + 1:]:
+                pos, where = matches_in(built, ref, split, kind)
+                ref_keys = ref.hashes.take(kind, np.arange(len(ref.hashes)))
+                first = {}
+                for i, k in zip(ref.hashes.index_at(np.arange(len(ref.hashes))).tolist(), ref_keys.tolist()):
+                    first.setdefault(k, i)
+                keys = split.hashes.take(kind, np.arange(len(split.hashes))).tolist()
+                want = [i for i, k in enumerate(keys) if k in first]
+                assert pos.tolist() == want and where.tolist() == [first[keys[i]] for i in want]

@@ -106,6 +106,36 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     return out
 
 
+def shared_with_earlier(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
+    """Positions of the items of ``split`` whose ``kind`` key occurs in an earlier split.
+
+    The only items of ``split`` that can match an earlier split: a lookup in one
+    probes these few instead of every item. Built by :func:`key_index` with
+    :func:`shared_with_others`.
+    """
+    cache = stats.derived.setdefault("earlier", {})
+    if (split.name, kind) not in cache:
+        if _position(stats, split) is not None:
+            _index_kind(stats, kind)
+        else:  # not one of the dataset's splits: compared with all of them
+            cache[split.name, kind] = _shared_by_set(split.hashes, [s.hashes for s in stats.ordered], kind)
+    out: np.ndarray = cache[split.name, kind]
+    return out
+
+
+def matches_in(stats: DatasetStats, ref: SplitStats, split: SplitStats, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the items of ``split``, a later split than ``ref``, whose ``kind`` key is among
+    ``ref``'s (ascending), and for each the smallest ``ref`` item index holding that key.
+
+    Only the items of ``split`` whose key occurs in an earlier split are probed
+    (:func:`shared_with_earlier`), against only the keys ``ref`` shares with a
+    later split (:func:`lookup`).
+    """
+    candidates = shared_with_earlier(stats, split, kind)
+    hit, where = lookup(stats, ref, kind, split.hashes.take(kind, candidates))
+    return candidates[hit], where[hit]
+
+
 def _position(stats: DatasetStats, split: SplitStats) -> int | None:
     # identity: split statistics compare by value
     return next((i for i, s in enumerate(stats.ordered) if s is split), None)
@@ -116,9 +146,11 @@ def _index_kind(stats: DatasetStats, kind: str, scratch: np.ndarray | None = Non
     ordered = stats.ordered
     repeats = stats.derived.setdefault("repeated", {})
     shared = stats.derived.setdefault("shared", {})
-    for split, (rep, sh) in zip(ordered, key_index([s.hashes for s in ordered], kind, scratch=scratch)):
+    earlier = stats.derived.setdefault("earlier", {})
+    for split, (rep, sh, ea) in zip(ordered, key_index([s.hashes for s in ordered], kind, scratch=scratch)):
         repeats[split.name, kind] = rep
         shared[split.name, kind] = sh
+        earlier[split.name, kind] = ea
 
 
 def precompute(stats: DatasetStats) -> None:
@@ -179,9 +211,9 @@ INDEX_BUCKET_BYTES = 96 * 1024 * 1024
 
 
 def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUCKET_BYTES,
-              scratch: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each split in order: the positions whose ``kind`` key repeats within the split, and
-    those whose key occurs in a later split (both ascending).
+              scratch: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each split in order: the positions whose ``kind`` key repeats within the split, those
+    whose key occurs in a later split, and those whose key occurs in an earlier one (all ascending).
 
     One sort over every split's keys answers both questions for all splits: each
     key's upper 32 bits and its item number across the splits are packed into one
@@ -198,9 +230,10 @@ def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUC
     bases = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     total = int(bases[-1])
     if total < 2:
-        return [(e, e) for _ in splits]
+        return [(e, e, e) for _ in splits]
     if total >= 2**32:  # item numbers no longer fit beside the upper halves
-        return [(repeated(h, kind), _shared_by_set(h, splits[j + 1:], kind)) for j, h in enumerate(splits)]
+        return [(repeated(h, kind), _shared_by_set(h, splits[j + 1:], kind), _shared_by_set(h, splits[:j], kind))
+                for j, h in enumerate(splits)]
     bits = max(0, math.ceil(math.log2(max(1.0, 8 * total / bucket_bytes))))
     high_half, low_half = np.uint64(0xFFFFFFFF00000000), np.uint64(0xFFFFFFFF)
     step = 1 << 21  # keys are shifted and compared in windows: no temporary as large as the keys
@@ -217,7 +250,7 @@ def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUC
         del keys
     items = np.unique(np.concatenate(found)).astype(np.int64) if found else e
     if not len(items):
-        return [(e, e) for _ in splits]
+        return [(e, e, e) for _ in splits]
     which = np.searchsorted(bases, items, side="right") - 1
     local = items - bases[which]
     full = np.empty(len(items), dtype=np.uint64)
@@ -231,8 +264,11 @@ def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUC
     repeats = pair_count[pair.reshape(-1)] > 1
     last = np.full(int(key_group.max()) + 1, -1, dtype=np.int64)
     np.maximum.at(last, key_group, which)
-    later = last[key_group] > which
-    return [(local[(which == j) & repeats], local[(which == j) & later]) for j in range(len(splits))]
+    first = np.full(len(last), len(splits), dtype=np.int64)
+    np.minimum.at(first, key_group, which)
+    later, earlier = last[key_group] > which, first[key_group] < which
+    return [(local[(which == j) & repeats], local[(which == j) & later], local[(which == j) & earlier])
+            for j in range(len(splits))]
 
 
 def _packed_keys(splits: list[ItemHashes], sizes: list[int], bases: np.ndarray, kind: str,
@@ -351,15 +387,15 @@ def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Items of one split whose exact content (label excluded) occurs in an earlier split."""
     p = ctx.params("split_overlap")
     for earlier, later, vs_ref in _overlap_pairs(stats):
-        hit, where = lookup(stats, earlier, "content", later.hashes.content)
-        count = int(hit.sum())
+        pos, where = matches_in(stats, earlier, later, "content")
+        count = len(pos)
         if count == 0:
             continue
         frac = count / max(later.rows, 1)
         leak = vs_ref and count >= p["error_min_count"] and frac > p["error_fraction"]
-        l_idx = later.hashes.index_at(np.flatnonzero(hit))
+        l_idx = later.hashes.index_at(pos)
         order = np.argsort(l_idx, kind="stable")
-        q_idx, r_idx = l_idx[order], where[hit][order]
+        q_idx, r_idx = l_idx[order], where[order]
         examples = [{**later.item(int(a)), "duplicate_of": earlier.item(int(b))}
                     for a, b in zip(q_idx[: ctx.example_cap], r_idx[: ctx.example_cap])]
         yield Finding(
@@ -399,23 +435,20 @@ def _near_text_across(stats: DatasetStats, ref: SplitStats, other: SplitStats) -
 
     Returns ``(other item index, earliest ref item index with the same normalised text)``.
     """
-    norm = other.hashes.norm
-    raw = other.hashes.raw_text()
-    if norm is None or raw is None:
+    if not _has_text_hashes(other):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    hit, where = lookup(stats, ref, "norm", norm)
-    pos = np.flatnonzero(hit)
+    pos, where = matches_in(stats, ref, other, "norm")
     if len(pos) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    norm, raw = other.hashes.take("norm", pos), other.hashes.take("raw", pos)
     # exact copies (same normalised and same raw text as some ref item) are split_overlap's, not near copies
     ref_pos = shared_with_others(stats, ref, "norm")
     pairs = pl.DataFrame({"n": ref.hashes.take("norm", ref_pos), "r": ref.hashes.take("raw", ref_pos),
                           "x": True}).unique()
-    exact = (pl.DataFrame({"n": norm[pos], "r": raw[pos]})
+    exact = (pl.DataFrame({"n": norm, "r": raw})
              .join(pairs, on=["n", "r"], how="left", maintain_order="left")
              .get_column("x").is_not_null().to_numpy())
-    keep = pos[~exact]
-    return other.hashes.index_at(keep), where[keep]
+    return other.hashes.index_at(pos[~exact]), where[~exact]
 
 
 def _phash(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:

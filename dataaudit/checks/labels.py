@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dataaudit.checks.duplicates import group, lookup, repeated_in, shared_with_others
+from dataaudit.checks.duplicates import group, matches_in, repeated_in, shared_with_others
 from dataaudit.checks.registry import CheckContext, ranked, register_check
 from dataaudit.checks.twosample import categorical_shift
 from dataaudit.profile.dataset import DatasetStats
@@ -413,23 +413,22 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         oh = other.hashes
         if not len(oh) or not oh.has("label"):
             continue
-        other_label = oh.label
-        hit, where = lookup(stats, ref, "content", oh.content)
-        if not hit.any():
+        pos, where = matches_in(stats, ref, other, "content")
+        if not len(pos):
             continue
         # the label of the earliest ref item with the same content
         sel = shared_with_others(stats, ref, "content")
         label_of = dict(zip(ref.hashes.index_at(sel).tolist(), ref.hashes.take("label", sel).tolist()))
-        ref_label = np.zeros(len(other_label), dtype=np.uint32)
-        ref_label[hit] = [label_of[int(w)] for w in where[hit]]
-        conflict = hit & (ref_label != other_label)
+        ref_label = np.array([label_of[int(w)] for w in where], dtype=np.uint32)
+        other_label = oh.take("label", pos).astype(np.uint32)
+        conflict = ref_label != other_label
         count = int(conflict.sum())
         if not count:
             continue
         examples = []
         names, ref_names = _label_names(other), _label_names(ref)
         for i in np.flatnonzero(conflict)[: ctx.example_cap]:
-            ex = {**other.item(int(oh.index_at(np.array([i]))[0])), "duplicate_of": ref.item(int(where[i]))}
+            ex = {**other.item(int(oh.index_at(pos[i:i + 1])[0])), "duplicate_of": ref.item(int(where[i]))}
             a, b = names.get(int(other_label[i])), ref_names.get(int(ref_label[i]))
             if a is not None and b is not None:
                 ex["labels"] = [a, b]
