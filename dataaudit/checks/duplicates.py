@@ -95,15 +95,7 @@ def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.nd
     the matching items are looked at further. Built for every split at once by
     :func:`key_index`.
     """
-    cache = stats.derived.setdefault("shared", {})
-    if (ref.name, kind) not in cache:
-        if _position(stats, ref) is not None:
-            _index_kind(stats, kind)
-        else:  # not one of the dataset's splits: compared with all of them
-            others = [s.hashes for s in stats.ordered]
-            cache[ref.name, kind] = _shared_by_set(ref.hashes, others, kind)
-    out: np.ndarray = cache[ref.name, kind]
-    return out
+    return _shared(stats, "shared", ref, kind)
 
 
 def shared_with_earlier(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
@@ -113,7 +105,12 @@ def shared_with_earlier(stats: DatasetStats, split: SplitStats, kind: str) -> np
     probes these few instead of every item. Built by :func:`key_index` with
     :func:`shared_with_others`.
     """
-    cache = stats.derived.setdefault("earlier", {})
+    return _shared(stats, "earlier", split, kind)
+
+
+def _shared(stats: DatasetStats, table: str, split: SplitStats, kind: str) -> np.ndarray:
+    """The ``table`` ("shared" or "earlier") positions of ``split`` from the key index, built on first use."""
+    cache = stats.derived.setdefault(table, {})
     if (split.name, kind) not in cache:
         if _position(stats, split) is not None:
             _index_kind(stats, kind)
