@@ -30,7 +30,7 @@ def _sizes_of_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_the_last_images_of_a_dataset_go_in_small_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    imagefolder(tmp_path, {"train": {"a": 30, "b": 30}, "test": {"a": 20}}, size=8)
+    imagefolder(tmp_path, {"train": {"a": 30, "b": 30}, "test": {"a": 40}}, size=8)
     monkeypatch.setattr(pimages, "TASK_ITEMS", 16)
     monkeypatch.setattr(pimages, "TAIL_TASK_ITEMS", 4)
     sizes = _sizes_of_tasks(monkeypatch)
@@ -38,9 +38,10 @@ def test_the_last_images_of_a_dataset_go_in_small_tasks(tmp_path: Path, monkeypa
     ds = detect_images(tmp_path, cfg)
     assert ds is not None
     stats = profile_dataset(ds, cfg)
-    # train: 16, 16, 16, then the split's last 12; test: 16 (20 left), then the tail of 4
-    assert sizes == [16, 16, 16, 12, 16, 4]
-    assert stats.splits["train"].rows == 60 and stats.splits["test"].rows == 20
+    # train: 16, 16, 16, then the split's last 12; test: 16, 16 (24 left), then its last 8 in
+    # tail tasks of 4 (without the tail rule they would be one task of 8)
+    assert sizes == [16, 16, 16, 12, 16, 16, 4, 4]
+    assert stats.splits["train"].rows == 60 and stats.splits["test"].rows == 40
     assert ImageSplitProfiler._sent == 0  # closing the pool starts the next dataset's count afresh
 
 
