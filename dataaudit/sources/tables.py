@@ -34,7 +34,8 @@ FORMATS: dict[str, str] = {
 PREFERRED_DELIMITER = {"csv": ",", "tsv": "\t", "txt": None}
 LABEL_CANDIDATES = ("label", "labels", "target", "class", "y", "species", "category")
 TEXT_CANDIDATES = ("text", "sentence", "content", "review")
-ID_PATTERN = re.compile(r"^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|(_id|Id|ID)$", re.IGNORECASE)
+ID_PATTERN = re.compile(r"(?i:^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|[_\-. ]id$)|[a-z0-9](Id|ID)$")
+"""Id-like column names: ``id``, ``user_id``, ``user-id``, ``userId``, ``userID``; not ``malic_acid``, ``paid``, ``VALID``."""
 BATCH_ROWS = 250_000
 
 
