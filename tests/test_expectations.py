@@ -81,7 +81,9 @@ def suite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _by_type(suite: dict[str, Any], etype: str) -> list[dict[str, Any]]:
-    return [e for e in suite["expectations"] if e["type"] == etype]
+    """The suite's expectations of ``etype``: the portable ones and the dataaudit-only ones."""
+    own = suite.get("meta", {}).get("dataaudit", {}).get("expectations", [])
+    return [e for e in [*suite["expectations"], *own] if e["type"] == etype]
 
 
 def validate(source: Path, suite: Path, config: Config | None = None) -> list[Any]:
@@ -328,9 +330,10 @@ def test_a_missing_suite_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_gx_runs_offline_with_analytics_off(tmp_path: Path) -> None:
     from dataaudit.expectations.validate import SuiteValidator
 
-    suite = _suite(tmp_path, {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}})
+    suite = _suite(tmp_path, {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "x", "regex": "^a"}})
     v = SuiteValidator(suite, _dataset([]), Config())
     assert os.environ["GX_ANALYTICS_ENABLED"] == "false"
+    v._gx_batch_definition()
     assert v._context.config.analytics_enabled is False
 
 
@@ -435,9 +438,27 @@ def test_small_batches_are_validated_in_chunks_without_mixing_schemas(tmp_path: 
     assert found["expect_column_values_to_not_be_null"].examples == [{"split": "test", "row": 501, "column": "x", "value": None}]
 
 
-def test_fifty_small_batches_cost_one_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fifty_small_batches_cost_one_native_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataaudit.expectations import native
+
+    suite = _suite(tmp_path, {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}})
+    calls: list[int] = []
+    original = native.map_result
+
+    def counting(etype: str, kwargs: dict[str, Any], frame: Any, cap: int, *rest: Any) -> Any:
+        calls.append(frame.height)
+        return original(etype, kwargs, frame, cap, *rest)
+
+    monkeypatch.setattr(native, "map_result", counting)
+    assert _run(suite, [_batch("test", 10 * i, x=[1] * 10) for i in range(50)], splits=("test",)) == []
+    assert calls == [500]
+
+
+def test_fifty_small_batches_cost_one_gx_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataaudit.expectations import native
     from dataaudit.expectations.validate import SuiteValidator
 
+    monkeypatch.setattr(native, "supported", lambda etype, kwargs: False)  # the GX path
     suite = _suite(tmp_path, {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}})
     calls: list[int] = []
     original = SuiteValidator._validate

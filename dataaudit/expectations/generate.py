@@ -19,6 +19,7 @@ see why a bound is where it is and edit it by hand.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,8 +130,9 @@ def _kind(col: _Column, *, is_label: bool, is_id: bool, max_categories: int) -> 
     distinct = None if col.values is None else len(col.values)
     if is_label and distinct is not None:
         # A label with a bounded set of values is a class: hold later splits to that set.
-        # Only a fractional target with many values is a regression target (a range).
-        regression = col.parsed > 0 and not col.integral and distinct > max_categories
+        # A numeric target with many values is a regression target (a range): fractional, or
+        # integral with values that rarely repeat (a score, a count), unlike 100 classes in 50,000 rows.
+        regression = col.parsed > 0 and distinct > max_categories and (not col.integral or distinct > 0.2 * present)
         if not regression:
             return "categorical"
     if _is_numeric_dtype(col.dtypes):
@@ -170,8 +172,19 @@ def _range(col: _Column, margin: float, integral: bool) -> tuple[float, float]:
     return (max(lo3, 0.0) if lo >= 0 else lo3), hi3
 
 
+_CANONICAL_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
 def _sorted_values(values: Counter[Any]) -> list[Any]:
-    return sorted((plain(v) for v in values), key=lambda v: (str(type(v).__name__), str(v)))
+    """The value set, sorted; text that is all plainly written numbers (classes 0..9 in a CSV) as numbers.
+
+    pandas reads such a column as numbers, so only numbers let plain Great Expectations
+    accept train; dataaudit matches them against the text of a CSV by value.
+    """
+    items = [plain(v) for v in values]
+    if items and all(isinstance(v, str) and _CANONICAL_NUMBER.fullmatch(v) for v in items):
+        items = [int(v) if "." not in v else float(v) for v in items]
+    return sorted(items, key=lambda v: (str(type(v).__name__), str(v)))
 
 
 def _top_counts(values: Counter[Any], n: int = 50) -> dict[str, int]:
@@ -268,12 +281,15 @@ def _suite_dict(
         for c in order
     }
     exps: list[dict[str, Any]] = []
+    own: list[dict[str, Any]] = []
+    """dataaudit-only rules: their meaning depends on dataaudit's reading of the data or on the split."""
 
-    def add(etype: str, kwargs: dict[str, Any], severity: str, **figures: Any) -> None:
+    def add(etype: str, kwargs: dict[str, Any], severity: str, *, portable: bool = True, **figures: Any) -> None:
         meta: dict[str, Any] = {"severity": severity}
         if figures:
             meta[META_KEY] = plain(figures)
-        exps.append({"type": etype, "kwargs": kwargs, "meta": meta, "severity": GX_SEVERITY[severity]})
+        (exps if portable else own).append(
+            {"type": etype, "kwargs": kwargs, "meta": meta, "severity": GX_SEVERITY[severity]})
 
     add("expect_table_columns_to_match_set", {"column_set": list(order), "exact_match": True}, "error",
         rule="the columns of train, no more and no fewer")
@@ -282,13 +298,16 @@ def _suite_dict(
     lo_rows = max(1, math.floor(rows * (1 - row_tolerance)))
     hi_rows = math.ceil(rows * (1 + row_tolerance))
     add("expect_table_row_count_to_be_between", {"min_value": lo_rows, "max_value": hi_rows}, "warning",
-        rule=f"train keeps its size within {row_tolerance:.0%}", splits=[reference], train_rows=rows)
+        portable=False, rule=f"train keeps its size within {row_tolerance:.0%}", splits=[reference],
+        train_rows=rows)
     for c in order:
         col, kind = columns[c], kinds[c]
         family = col.family(kind)
         if family is not None:
+            # A type family is what dataaudit's reading gives (numbers parsed from text, sentinels
+            # as missing); a plain pandas reader may type the same file otherwise.
             add("expect_column_values_to_be_in_type_list", {"column": c, "type_list": TYPE_LISTS[family]},
-                "error", rule=f"values are of the {family} family, as in train")
+                "error", portable=False, rule=f"values are of the {family} family, as in train")
         nulls = col.numeric_nulls if kind in ("numeric", "integer") and col.dtypes == {"String"} else col.nulls
         if nulls == 0 and col.count > 0:
             add("expect_column_values_to_not_be_null", {"column": c}, "error",
@@ -316,6 +335,7 @@ def _suite_dict(
             "columns": kinds,
             "margin": margin,
             "max_categories": max_categories,
+            "expectations": own,
         }
     }
     return {
@@ -325,6 +345,8 @@ def _suite_dict(
         "notes": (
             f"Inferred by dataaudit from the {reference} split of {dataset.source}. "
             "Each expectation's meta.severity (error, warning, info) decides whether a violation fails "
-            "the gate; meta.dataaudit.splits limits an expectation to some splits. Edit freely."
+            "the gate; meta.dataaudit.splits limits an expectation to some splits. `expectations` run in "
+            "plain Great Expectations on any split; meta.dataaudit.expectations (type families as "
+            "dataaudit reads the data, split-scoped row counts) only in dataaudit. Edit freely."
         ),
     }

@@ -117,6 +117,18 @@ def read_suite_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def own_expectations(data: dict[str, Any], origin: str) -> list[dict[str, Any]]:
+    """The suite's dataaudit-only expectations (``meta.dataaudit.expectations``), which GX never sees."""
+    meta = data.get("meta")
+    own = (meta.get(META_KEY) or {}).get("expectations") if isinstance(meta, dict) and isinstance(
+        meta.get(META_KEY), dict) else None
+    if own is None:
+        return []
+    if not isinstance(own, list) or not all(isinstance(e, dict) for e in own):
+        raise UsageError(f"{origin}: meta.{META_KEY}.expectations must be a list of expectations")
+    return list(own)
+
+
 GX_SEVERITY = {"error": "critical", "warning": "warning", "info": "info"}
 """dataaudit severity -> the ``severity`` field GX 1.x keeps on each expectation."""
 

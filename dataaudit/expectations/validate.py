@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from dataaudit.errors import UsageError
+from dataaudit.expectations import native
 from dataaudit.expectations.suite import (
     META_KEY,
     TYPED_FORMATS,
@@ -42,6 +43,7 @@ from dataaudit.expectations.suite import (
     column_kinds,
     ephemeral_context,
     is_textual,
+    own_expectations,
     plain,
     quiet_gx,
     read_suite_json,
@@ -91,6 +93,8 @@ class _Entry:
     columns: list[str]
     splits: set[str] | None
     config: dict[str, Any]
+    native: bool = False
+    """Answered by :mod:`dataaudit.expectations.native` (GX only where it declines a frame)."""
 
     def applies_to(self, split: str) -> bool:
         return self.splits is None or split in self.splits
@@ -124,12 +128,19 @@ class SuiteValidator:
         self.path = Path(suite_path)
         data = read_suite_json(self.path)
         origin = f"--expectations {self.path}"
-        self._suite = build_suite(data, origin)  # validates types and kwargs up front
+        raw = list(data["expectations"]) + own_expectations(data, origin)
+        if all(isinstance(e, dict) and isinstance(e.get("type"), str) and isinstance(e.get("kwargs") or {}, dict)
+               and native.supported(e["type"], dict(e.get("kwargs") or {})) for e in raw):
+            # Everything is answered natively: Great Expectations is not imported at all.
+            expectations = [dict(e) for e in raw]
+        else:
+            # GX validates types and kwargs up front and answers what native.py does not.
+            expectations = build_suite({**data, "expectations": raw}, origin).to_json_dict()["expectations"]
         self.name = str(data.get("name") or self.path.stem)
         self.dataset = dataset
         self.config = config
         self.kinds = column_kinds(data)
-        self.entries = [self._entry(i, e, origin) for i, e in enumerate(self._suite.to_json_dict()["expectations"])]
+        self.entries = [self._entry(i, e, origin) for i, e in enumerate(expectations)]
         self._drop = [c for c in dataset.exclude_columns if c != ROW]
         self._outcomes: dict[tuple[str, int], _Outcome] = {}
         self._rows: dict[str, int] = {}
@@ -144,11 +155,18 @@ class SuiteValidator:
         need = {c for e in self.entries if e.group == "split" for c in e.columns}
         self._whole_frame = any(e.group == "split" and not e.columns for e in self.entries)
         self._split_columns = sorted(need)
-        with quiet_gx():
-            self._context = ephemeral_context()
-            source = self._context.data_sources.add_pandas(name="dataaudit")
-            asset = source.add_dataframe_asset(name="batches")
-            self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")
+        self._batch_definition: Any = None
+        self._context: Any = None
+
+    def _gx_batch_definition(self) -> Any:
+        """The GX context's batch definition, made when GX is first needed."""
+        if self._batch_definition is None:
+            with quiet_gx():
+                self._context = ephemeral_context()
+                source = self._context.data_sources.add_pandas(name="dataaudit")
+                asset = source.add_dataframe_asset(name="batches")
+                self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")
+        return self._batch_definition
 
     # -- set-up --------------------------------------------------------------------
     def _entry(self, index: int, exp: dict[str, Any], origin: str) -> _Entry:
@@ -171,17 +189,18 @@ class SuiteValidator:
         for key in ("column_list",):
             if isinstance(kwargs.get(key), list):
                 columns += [str(c) for c in kwargs[key]]
+        is_native = native.supported(etype, kwargs)
         if etype in ROW_COUNT_TYPES:
             group = "rows"
         elif etype in SCHEMA_TYPES:
             group = "schema"
-        elif etype not in WHOLE_SPLIT_MAP_TYPES and self._is_map(exp):
+        elif etype in native.MAP_TYPES or (etype not in WHOLE_SPLIT_MAP_TYPES and self._is_map(exp)):
             group = "row"
         else:
             group = "split"
         config = {k: v for k, v in exp.items() if k in ("type", "kwargs", "severity")}
         config["meta"] = {**meta, _INDEX: index}
-        return _Entry(index, etype, kwargs, meta, severity, group, columns, splits, config)
+        return _Entry(index, etype, kwargs, meta, severity, group, columns, splits, config, is_native)
 
     def _is_map(self, exp: dict[str, Any]) -> bool:
         from great_expectations.expectations.expectation import (
@@ -245,8 +264,14 @@ class SuiteValidator:
                 [c for c in frame.columns if c == ROW or c in self._row_columns])
             self._queue(split, part)
         if frame.height and schema:
-            # Schema expectations read names and types only: one row is enough.
-            self._validate(split, schema, to_pandas(frame.head(1).drop(ROW)), batch.path)
+            names = [c for c in frame.columns if c != ROW]
+            for e in schema:
+                if e.native:
+                    self._absorb_result(split, e, native.schema_result(e.type, e.kwargs, names), None, batch.path)
+            others = [e for e in schema if not e.native]
+            if others:
+                # Schema expectations read names and types only: one row is enough.
+                self._validate(split, others, to_pandas(frame.head(1).drop(ROW)), batch.path)
         if any(e.group == "split" for e in applicable) and frame.height:
             keep = frame if self._whole_frame else frame.select([c for c in [ROW, *self._split_columns] if c in present])
             self._buffers.setdefault(split, []).append(keep)
@@ -281,8 +306,16 @@ class SuiteValidator:
                 self._outcome(split, e).missing_columns.update(missing)
             else:
                 row.append(e)
-        if row:
-            self._validate(split, row, to_pandas(frame), None)
+        gx_row = []
+        cache: dict[str, Any] = {}
+        for e in row:
+            res = native.map_result(e.type, e.kwargs, frame, self._example_cap, cache) if e.native else None
+            if res is None:
+                gx_row.append(e)
+            else:
+                self._absorb_result(split, e, res, None, None)
+        if gx_row:
+            self._validate(split, gx_row, to_pandas(frame), None)
 
     def _outcome(self, split: str, entry: _Entry) -> _Outcome:
         key = (split, entry.index)
@@ -299,7 +332,7 @@ class SuiteValidator:
             "partial_unexpected_count": self._example_cap,
         }
         with quiet_gx():
-            batch = self._batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+            batch = self._gx_batch_definition().get_batch(batch_parameters={"dataframe": pdf})
             result = batch.validate(suite, result_format=fmt)
         by_index = {e.index: e for e in entries}
         for res in result.results:
@@ -310,13 +343,18 @@ class SuiteValidator:
             self._absorb(split, entry, res, path)
 
     def _absorb(self, split: str, entry: _Entry, res: Any, path: str | None) -> None:
+        self._absorb_result(split, entry, {"success": res.success, "result": res.result},
+                            _exception(res.exception_info), path)
+
+    def _absorb_result(self, split: str, entry: _Entry, res: dict[str, Any], error: str | None,
+                       path: str | None) -> None:
+        """Add one evaluation (GX's or native.py's: ``success`` and ``result``) to the split's outcome."""
         out = self._outcome(split, entry)
-        error = _exception(res.exception_info)
         if error is not None:
             out.failed = True
             out.error = out.error or error
             return
-        r = dict(res.result or {})
+        r = dict(res.get("result") or {})
         if "unexpected_count" in r and "element_count" in r:
             out.element_count += int(r.get("element_count") or 0)
             out.missing_count += int(r.get("missing_count") or 0)
@@ -333,7 +371,7 @@ class SuiteValidator:
                     out.examples.append((int(item[ROW]), value))
             if len(out.examples) > 4 * self._example_cap:
                 out.examples = sorted(out.examples, key=lambda x: x[0])[: self._example_cap]
-        elif not res.success:
+        elif not res.get("success"):
             out.failed = True
             if len(out.observed) < 5:
                 seen: dict[str, Any] = {"observed_value": plain(r.get("observed_value"))}
