@@ -56,6 +56,9 @@ def test_table_scan_without_heavy_libraries(tmp_path: Path) -> None:
 
 def test_a_missing_extra_is_a_clear_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text("x,label\n1,a\n2,b\n")
+    # a regex expectation is answered by Great Expectations only
+    (tmp_path / "suite.json").write_text(json.dumps({"name": "s", "expectations": [
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "label", "regex": "^[ab]$"}}]}))
     proc = run(
         "import sys\nfrom dataaudit.cli import main\n"
         "sys.exit(main(['scan', sys.argv[1], '--expectations', sys.argv[2]]))\n",
@@ -85,3 +88,24 @@ def test_the_cli_keeps_freed_memory_for_reuse_unless_the_user_says_otherwise() -
     assert conf.split(",")[-2:] == ["dirty_decay_ms:10000", "muzzy_decay_ms:10000"] and blas == "1"
     conf, blas = _allocator_settings({"_RJEM_MALLOC_CONF": "narenas:2", "OPENBLAS_NUM_THREADS": "4"})
     assert conf.split(",")[-1] == "narenas:2" and "dirty_decay_ms:10000" not in conf and blas == "4"
+
+
+def test_a_suite_of_native_expectations_gates_without_great_expectations(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("x,label\n" + "".join(f"{i % 7},{'ab'[i % 2]}\n" for i in range(60)))
+    (tmp_path / "test.csv").write_text("x,label\n" + "".join(f"{i % 9},{'abc'[i % 3]}\n" for i in range(30)))
+    (tmp_path / "suite.json").write_text(json.dumps({"name": "s", "expectations": [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "label", "value_set": ["a", "b"]}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0, "max_value": 6}},
+    ]}))
+    out = tmp_path / "report.json"
+    proc = run(
+        "import sys\nfrom dataaudit.cli import main\n"
+        "code = main(['scan', sys.argv[1], '--expectations', sys.argv[2], '-o', sys.argv[3], '-q'])\n"
+        f"loaded = sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in {HEAVY!r})\n"
+        "print(code, loaded)\n",
+        str(tmp_path), str(tmp_path / "suite.json"), str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1 []"
+    found = [(f["split"], f["count"]) for f in json.loads(out.read_text())["findings"] if f["check"] == "expectation"]
+    assert sorted(found) == [("test", 6), ("test", 10)]
