@@ -53,6 +53,9 @@ def render_console(report: Report, file: IO[str] | None = None, max_examples: in
                   + (f", delimiter {det.get('delimiter')!r}" if det.get("delimiter") else "")
                   + (f", label {report.label_column!r}" if report.label_column else ", no label column")
                   + f"[/]\n  splits: {rows}")
+    if report.label_column and det.get("label_reason"):  # an inferred label is said, with why and how to overrule it
+        console.print(f"  label {escape(repr(report.label_column))} {escape(str(det['label_reason']))} "
+                      "[dim](--label COL names another)[/]")
     for note in report.notes:
         console.print(f"  [dim]note: {escape(note)}[/]")
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
