@@ -148,8 +148,8 @@ def read_baseline(path: str | Path) -> list[dict[str, Any]]:
     return entries
 
 
-SIZE_COUNTS = frozenset({"distribution_shift", "label_shift"})
-"""Checks whose ``count`` is how many values were compared, not how many are at fault: a larger split
+SIZE_COUNTS = frozenset({"distribution_shift", "label_shift", "label_missing"})
+"""Checks whose ``count`` is how many values (or columns) were examined, not how many are at fault: a larger split
 makes it larger without anything growing worse, so only their severity is ratcheted."""
 _EPS = 1e-9  # fractions are floats computed afresh each run: equal shares must compare equal
 

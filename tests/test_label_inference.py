@@ -176,3 +176,10 @@ def test_the_inference_does_not_depend_on_row_order_of_the_whole_head(tmp_path: 
     a = scan(write_split(tmp_path / "a", df, seed=1))
     b = scan(write_split(tmp_path / "b", df.reverse(), seed=1))
     assert a.label_column == b.label_column == "kind"
+
+
+def test_a_small_whole_number_in_the_first_column_of_a_regression_table_is_not_a_label(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    df = regression_table().select([pl.Series("rooms", rng.integers(1, 7, 442)), pl.all()])
+    report = scan(write_split(tmp_path, df))
+    assert report.label_column is None and report.by_check("label_missing")

@@ -114,13 +114,14 @@ def _numeric_finding(ref: SplitStats, other: SplitStats, column: str, a: np.ndar
         said.append(f"{tail_b:.1%} of its values lie in the outer {2 * TAIL_QUANTILE:.0%} of the pooled values against "
                     f"{tail_a:.1%} of {ref.name}'s ({'heavier' if tail > 1 else 'lighter'} tails, {tail:.2g}x, "
                     f"threshold {p['tail_warning']:g}x either way, p={tail_p:.2g})")
+    # ``test`` names the deciding test; it is the only new text in ``details``: baselines fingerprint the
+    # text entries, so a KS finding keeps the fingerprint it had before spread and tails were tested
     if location:
-        test, statistic, name, p_value, lo, hi = "ks_2samp", d, "ks_d", pval, p["ks_warning"], p["ks_error"]
+        test, statistic, p_value, lo, hi = "ks_2samp", d, pval, p["ks_warning"], p["ks_error"]
     elif spread:
-        test, statistic, name, p_value = "brown_forsythe", scale, "scale_ratio", scale_p
-        lo, hi = p["scale_warning"], p["scale_error"]
+        test, statistic, p_value, lo, hi = "brown_forsythe", scale, scale_p, p["scale_warning"], p["scale_error"]
     else:
-        test, statistic, name, p_value, lo, hi = "tail_share", tail, "tail_share_ratio", tail_p, p["tail_warning"], None
+        test, statistic, p_value, lo, hi = "tail_share", tail, tail_p, p["tail_warning"], None
     return Finding(
         check="distribution_shift",
         severity=Severity.ERROR if error else Severity.WARNING,
@@ -128,13 +129,13 @@ def _numeric_finding(ref: SplitStats, other: SplitStats, column: str, a: np.ndar
         message=f"{what} {column!r} is distributed differently in {other.name} than in {ref.name}: " + "; ".join(said),
         examples=[{"split": other.name, "column": column, "mean": float(np.mean(b)), "median": float(np.median(b)),
                    "reference_mean": float(np.mean(a)), "reference_median": float(np.median(a))}],
-        details={"test": test, "statistic": statistic, "statistic_name": name, "p_value": p_value,
+        details={"test": test, "statistic": statistic, "p_value": p_value,
                  "threshold_warning": lo, "threshold_error": hi,
-                 "changes": [k for k, v in (("location", location), ("scale", spread), ("tails", tails)) if v],
+                 "found": {"location": location, "scale": spread, "tails": tails},
                  "ks_statistic": d, "ks_p_value": pval, "ks_threshold_warning": p["ks_warning"],
                  "ks_threshold_error": p["ks_error"],
                  "scale_ratio": scale, "log_scale_ratio": math.log(scale) if 0 < scale < math.inf else None,
-                 "scale_p_value": scale_p, "scale_test": "brown_forsythe",
+                 "scale_p_value": scale_p,
                  "scale_threshold_warning": p["scale_warning"], "scale_threshold_error": p["scale_error"],
                  "sd_ratio": sd_ratio, "log_variance_ratio": 2 * math.log(sd_ratio) if sd_ratio else None,
                  "tail_share_ratio": tail, "tail_p_value": tail_p, "tail_shares": [tail_a, tail_b],

@@ -5,8 +5,8 @@ class names, imbalance, label shift), so when no column is called ``label``,
 ``target``, ``class``... the head of the reference split is read and the label is
 inferred by a fixed, explainable rule:
 
-1. the **last column**, if its values look like class labels;
-2. else the **first column**, if its values look like class labels;
+1. the **last column**, if its values look like class labels (names or codes);
+2. else the **first column**, if its values are class-like names;
 3. else the **only column of short repeated names** in the table.
 
 Values look like class labels when, among the first rows (at most 10,000 rows or
@@ -142,7 +142,9 @@ def infer_label(frame: pl.DataFrame, excluded: set[str], sentinels: Sequence[str
     last, first = views[-1], views[0]
     if last.name == names[-1] and last.looks_like_label():
         return LabelChoice(last.name, f"inferred: the last column, {_what(last, rows)}")
-    if first.name == names[0] and first.looks_like_label():
+    # first column: names only; a small whole number first (a count of rooms, a season code) is a
+    # feature far more often than a label, and a label written as codes first is rare without a name
+    if first.name == names[0] and first.looks_like_names():
         return LabelChoice(first.name, f"inferred: the first column, {_what(first, rows)}")
     named = [v for v in views if v.looks_like_names()]
     if len(named) == 1:
