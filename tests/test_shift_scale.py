@@ -137,6 +137,18 @@ def test_heavy_tailed_data_split_at_random_stays_quiet(tmp_path: Path, draw: str
         assert shift_of(root) == [], seed
 
 
+def test_a_flag_is_judged_by_ks_alone(tmp_path: Path) -> None:
+    # a 0/1.5 flag set in 10% of train rows and 15% of test rows: KS D 0.05, under its threshold; its
+    # "spread" (mean distance from the median 0) would read 1.5x and be flagged if it were tested
+    rng = np.random.default_rng(8)
+    train = {"x": rng.choice(2, 4000, p=[0.9, 0.1]) * 1.5, "z": rng.normal(size=4000)}
+    test = {"x": rng.choice(2, 4000, p=[0.85, 0.15]) * 1.5, "z": rng.normal(size=4000)}
+    root = write(tmp_path, train, test)
+    assert shift_of(root) == []
+    unguarded = scan(root, params={"distribution_shift": {"min_distinct_for_spread": 0}})
+    assert [f.details["test"] for f in unguarded.by_check("distribution_shift")] == ["brown_forsythe"]
+
+
 # -- real tables -------------------------------------------------------------------------------------------
 def real_table(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     bunch = getattr(sklearn_datasets, f"load_{name}")()

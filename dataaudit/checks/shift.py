@@ -30,6 +30,7 @@ from dataaudit.report.model import Finding, Severity
 DEFAULTS = {
     "ks_warning": 0.1, "ks_error": 0.25, "tvd_warning": 0.1, "tvd_error": 0.25,
     "scale_warning": 1.25, "scale_error": 2.0, "tail_warning": 4.0, "min_tail_items": 10,
+    "min_distinct_for_spread": 8,
     "alpha": 0.001, "min_samples": 20,
 }  # fmt: skip
 TAIL_QUANTILE = 0.01
@@ -85,8 +86,12 @@ def _numeric_finding(ref: SplitStats, other: SplitStats, column: str, a: np.ndar
         return None
     alpha = p["alpha_per_test"]
     d, pval = ks_2samp(a, b)
-    scale, scale_p = scale_test(a, b)
-    tail, tail_p, tail_a, tail_b = tail_test(a, b, TAIL_QUANTILE)
+    # A feature with a handful of values (a 0/1 flag, a 1-5 rating) is described in full by its value
+    # shares, which KS compares; "spread" and "tails" of a 0/1 flag would only restate a change of its
+    # rate that KS already judged too small.
+    graded = len(np.unique(np.concatenate([a, b]))) >= p["min_distinct_for_spread"]
+    scale, scale_p = scale_test(a, b) if graded else (1.0, 1.0)
+    tail, tail_p, tail_a, tail_b = tail_test(a, b, TAIL_QUANTILE) if graded else (1.0, 1.0, 0.0, 0.0)
     # the z-test on tail shares needs a few expected tail items in each sample to be honest
     tails_counted = min(len(a), len(b)) * 2 * TAIL_QUANTILE >= p["min_tail_items"]
     location = d >= p["ks_warning"] and pval < alpha
