@@ -5,7 +5,8 @@ on the deterministic row samples: location and shape by the two-sample
 Kolmogorov-Smirnov statistic, spread by the ratio of mean absolute deviations from
 the median (Brown-Forsythe test; the exact standard-deviation ratio from the
 split's moments is given beside it), and tails by the share of values beyond the
-pooled 1% and 99% quantiles. KS alone misses a feature whose spread grows 1.5x at
+pooled 1% and 99% quantiles (spread and tails only for features with at least
+``min_distinct_for_spread`` distinct values: a flag is judged by KS alone). KS alone misses a feature whose spread grows 1.5x at
 the same centre (D stays near 0.1 however large the split). Categorical
 features use the total variation distance of their exact value counts. A finding
 needs both an effect size over its threshold and a p-value under ``alpha``: large
