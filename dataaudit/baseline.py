@@ -18,9 +18,20 @@ from one run to the next and keeps what the finding is about:
   finding).
 
 Counts, fractions, statistics, p-values, examples and the message text are left
-out: 40 missing values becoming 42 is the same known problem, and a reworded
-message after an upgrade must not fail a build. Findings with equal fingerprints
-are matched as a multiset: a baseline holding one such finding accepts one.
+out of the fingerprint: 40 missing values becoming 42 is the same known problem,
+and a reworded message after an upgrade must not fail a build. Findings with equal
+fingerprints are matched as a multiset: a baseline holding one such finding
+accepts one.
+
+The baseline is a ratchet, not a licence: a known finding that has *grown* fails
+the gate again. It has grown when its fraction (the share of what was examined;
+its count when it has no fraction) is larger than the baseline's by more than
+the tolerance (``baseline_tolerance``, a share of the recorded value, default 0:
+strict), or when its severity rose. The fraction is compared when both runs have
+one, so a dataset that doubles with the same share of missing values does not
+fail; 3 test rows leaked from train (7.9%) becoming 34 (49%) does. A grown
+finding stays in the report with ``details["baseline"]`` holding the recorded
+figures, and the console shows them beside today's.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from typing import Any
 
 from dataaudit._version import __version__
 from dataaudit.errors import UsageError
-from dataaudit.report.model import Finding, Report, _jsonable
+from dataaudit.report.model import Finding, Report, Severity, _jsonable
 
 BASELINE_VERSION = 1
 _FORMAT = "dataaudit-baseline"
@@ -70,6 +81,7 @@ def _entry(f: Finding) -> dict[str, Any]:
         "split": f.split,
         "column": f.column,
         "count": int(f.count),
+        "fraction": f.fraction,
         "subject": subject(f),
         "message": f.message,
     }
@@ -136,20 +148,51 @@ def read_baseline(path: str | Path) -> list[dict[str, Any]]:
     return entries
 
 
-def apply_baseline(report: Report, path: str | Path) -> Report:
+SIZE_COUNTS = frozenset({"distribution_shift", "label_shift", "label_missing"})
+"""Checks whose ``count`` is how many values (or columns) were examined, not how many are at fault: a larger split
+makes it larger without anything growing worse, so only their severity is ratcheted."""
+_EPS = 1e-9  # fractions are floats computed afresh each run: equal shares must compare equal
+
+
+def growth(finding: Finding, entry: dict[str, Any], tolerance: float) -> list[str]:
+    """What grew beyond ``tolerance`` since the baseline ``entry``: ``fraction``, ``count``, ``severity``."""
+    grew = []
+    then_sev = entry.get("severity")
+    try:
+        if isinstance(then_sev, str) and finding.severity > Severity.parse(then_sev):
+            grew.append("severity")
+    except ValueError:
+        pass
+    then_fraction, then_count = entry.get("fraction"), entry.get("count")
+    if isinstance(then_fraction, (int, float)) and finding.fraction is not None:
+        if finding.fraction > then_fraction * (1 + tolerance) + _EPS:
+            grew.append("fraction")
+    elif isinstance(then_count, int) and finding.check not in SIZE_COUNTS:
+        if finding.count > then_count * (1 + tolerance) + _EPS:
+            grew.append("count")
+    return grew
+
+
+def apply_baseline(report: Report, path: str | Path, tolerance: float = 0.0) -> Report:
     """A copy of ``report`` without the findings recorded in the baseline ``path``.
 
     The accepted findings move to ``detected["baseline"]["accepted"]`` (with the
-    count the baseline recorded), baseline entries no longer found are listed as
-    ``resolved``, and a note says how many were accepted, so the gate
-    (``report.passed``) depends on new findings only.
+    count and fraction the baseline recorded), baseline entries no longer found are
+    listed as ``resolved``, and a note says how many were accepted, so the gate
+    (``report.passed``) depends on new findings and on known ones that grew beyond
+    ``tolerance`` (a share of the recorded fraction or count; 0 is strict). A grown
+    finding stays among the findings with ``details["baseline"]`` holding the
+    recorded figures, and is listed in ``detected["baseline"]["grown"]``.
     """
+    if not tolerance >= 0:
+        raise UsageError(f"baseline_tolerance must be 0 or more, got {tolerance!r}")
     entries = read_baseline(path)
     pending: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
         pending.setdefault(e["fingerprint"], []).append(e)
     kept: list[Finding] = []
     accepted: list[dict[str, Any]] = []
+    grown: list[dict[str, Any]] = []
     for f in report.findings:
         fp = fingerprint(f)
         candidates = pending.get(fp)
@@ -159,9 +202,20 @@ def apply_baseline(report: Report, path: str | Path) -> Report:
             best = min(range(len(candidates)), key=lambda i: (
                 candidates[i].get("message") != f.message, abs(int(candidates[i].get("count") or 0) - f.count)))
             entry = candidates.pop(best)
+            grew = growth(f, entry, tolerance)
+            if grew:
+                then = {"count": entry.get("count"), "fraction": entry.get("fraction"),
+                        "severity": entry.get("severity"), "grew": grew, "tolerance": tolerance}
+                f = dataclasses.replace(f, details={**f.details, "baseline": then})
+                kept.append(f)
+                grown.append({"fingerprint": fp, "check": f.check, "split": f.split, "column": f.column,
+                              "severity": f.severity.label, "count": f.count, "fraction": f.fraction,
+                              "baseline": then})
+                continue
             item = f.to_dict(report.max_examples)
             item["fingerprint"] = fp
             item["baseline_count"] = entry.get("count")
+            item["baseline_fraction"] = entry.get("fraction")
             accepted.append(item)
         else:
             kept.append(f)
@@ -173,13 +227,15 @@ def apply_baseline(report: Report, path: str | Path) -> Report:
     detected = dict(report.detected)
     detected["baseline"] = {
         "path": str(path),
+        "tolerance": tolerance,
         "accepted": accepted,
-        "new": len(kept),
+        "grown": grown,
+        "new": len(kept) - len(grown),
         "resolved": resolved,
     }
     notes = list(report.notes)
     notes.append(
-        f"baseline {path}: {len(accepted)} known finding(s) accepted, {len(kept)} new, "
-        f"{len(resolved)} no longer found"
+        f"baseline {path}: {len(accepted)} known finding(s) accepted, {len(grown)} grown beyond the baseline "
+        f"(tolerance {tolerance:g}; these fail), {len(kept) - len(grown)} new, {len(resolved)} no longer found"
     )
     return dataclasses.replace(report, findings=kept, detected=detected, notes=notes)

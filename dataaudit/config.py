@@ -50,6 +50,8 @@ class Config:
     severity: dict[str, Severity] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     sentinels: tuple[str, ...] = DEFAULT_SENTINELS
+    baseline_tolerance: float = 0.0
+    """How much an accepted finding's fraction (or count) may grow over the baseline's, as a share of it."""
     # source options
     label: str | None = None
     split_column: str | None = None
@@ -90,6 +92,9 @@ class Config:
                 if isinstance(default, (int, float)) and not isinstance(default, bool):
                     if isinstance(value, bool) or not isinstance(value, (int, float)):
                         raise UsageError(f"{check_id}.{key} must be a number, got {value!r}")
+        if isinstance(self.baseline_tolerance, bool) or not isinstance(self.baseline_tolerance, (int, float)) \
+                or not self.baseline_tolerance >= 0:
+            raise UsageError(f"baseline_tolerance must be a number, 0 or more, got {self.baseline_tolerance!r}")
         if self.max_examples < 0:
             raise UsageError("--max-examples must be 0 or more")
         if self.max_rows is not None and self.max_rows <= 0:
@@ -101,6 +106,7 @@ class Config:
 _SOURCE_KEYS = {
     "label", "split_column", "text_column", "format", "delimiter", "modality", "encoding",
     "config_name", "split", "max_rows", "revision", "sample_size", "workers", "max_examples",
+    "baseline_tolerance",
 }  # fmt: skip
 
 

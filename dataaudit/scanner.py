@@ -182,7 +182,7 @@ def scan(
     if baseline is not None:
         from dataaudit.baseline import apply_baseline
 
-        report = apply_baseline(report, baseline)
+        report = apply_baseline(report, baseline, cfg.baseline_tolerance)
     report.duration_s = time.perf_counter() - start
     return report
 

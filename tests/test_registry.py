@@ -10,7 +10,7 @@ import pytest
 from dataaudit.checks.registry import ID_OWNER, all_ids, register_check
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "report-contract.md"
-OWN_IDS = {"empty_split", "expectation", "serving_skew"}  # ids dataaudit adds beyond the contract's table
+OWN_IDS = {"empty_split", "expectation", "serving_skew", "label_missing"}  # ids dataaudit adds beyond the contract's table
 
 
 def contract_ids() -> set[str]:
@@ -34,6 +34,7 @@ def test_each_id_lives_in_the_module_named_after_its_family() -> None:
         "duplicates": "duplicates", "near_duplicates": "duplicates", "split_overlap": "duplicates",
         "near_split_overlap": "duplicates", "conflicting_labels": "labels", "class_imbalance": "labels",
         "label_set_mismatch": "labels", "label_shift": "labels", "label_corruption": "labels",
+        "label_missing": "labels",
         "delimiter_corruption": "structure", "corrupt_file": "files", "image_properties": "images",
         "distribution_shift": "shift", "normalization_leak": "normalization",
         "unnormalized_inputs": "normalization",

@@ -1,5 +1,6 @@
 """The label checks: ``label_corruption``, ``class_imbalance``, ``label_set_mismatch``,
-``label_shift`` and ``conflicting_labels``.
+``label_shift`` and ``conflicting_labels``; and ``label_missing``, the warning that none
+of them could run because no label column was named, found or inferred.
 
 Labels that look corrupt (case/whitespace variants, near-miss typos of a frequent
 class, numbers among categorical labels, values of another column) are found once
@@ -441,3 +442,30 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         )
 
 
+
+
+@register_check({"label_missing": {"min_columns": 2}})
+def label_missing(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
+    """A table of several columns in which no label was named, found or inferred.
+
+    Every label check is then skipped, so saying it only in a note lets a dataset
+    lose its label checks unseen (e.g. a folder copied without its configuration).
+    """
+    reason = stats.detected.get("label_reason")
+    ref = stats.reference
+    if stats.label_column is not None or not reason or ref is None or stats.modality not in ("table", "text"):
+        return
+    columns = list(ref.columns)
+    if len(columns) < ctx.params("label_missing")["min_columns"]:
+        return
+    from dataaudit.sources.tables import LABEL_CANDIDATES
+
+    yield Finding(
+        check="label_missing", severity=Severity.WARNING, split=None, column=None, count=len(columns), fraction=None,
+        message=f"no label column: none is named {', '.join(LABEL_CANDIDATES)}, and {reason}; the label checks "
+                "(conflicting_labels, label_corruption, class_imbalance, label_set_mismatch, label_shift) did not run. "
+                "Pass --label COL (or label = \"COL\" in [tool.dataaudit]); for a table without labels, "
+                "--ignore label_missing",
+        # the reason and the columns change with the data: kept out of the baseline fingerprint (in a dict)
+        details={"looked_for": list(LABEL_CANDIDATES), "inference": {"reason": reason, "columns": columns[:100]}},
+    )

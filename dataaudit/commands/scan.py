@@ -92,6 +92,7 @@ def config_from_args(args: argparse.Namespace, source: str) -> Any:
         fail_on=getattr(args, "fail_on", None), ignore=getattr(args, "ignore", None) or None,
         severity=dict(getattr(args, "severity", []) or []) or None, params=params or None,
         max_examples=getattr(args, "max_examples", None),
+        baseline_tolerance=getattr(args, "baseline_tolerance", None),
         progress=not getattr(args, "quiet", False),
     )
 
@@ -114,6 +115,9 @@ def register(sub: Any) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no progress and only the one-line verdict")
     g.add_argument("--expectations", metavar="SUITE.json", help="also validate each split with a Great Expectations suite")
     g.add_argument("--baseline", metavar="FILE", help="accept the findings recorded in this baseline")
+    g.add_argument("--baseline-tolerance", type=float, metavar="SHARE",
+                   help="how much an accepted finding's fraction (or count) may grow over the baseline's, "
+                        "as a share of it (default 0: any growth fails)")
     g.add_argument("--artefact", metavar="preprocess.json", help="check this fitted normalisation against train")
     g.add_argument("--mean", metavar="M1,M2,M3", help="image normalisation mean to check (with --std)")
     g.add_argument("--std", metavar="S1,S2,S3", help="image normalisation std to check (with --mean)")

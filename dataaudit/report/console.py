@@ -53,6 +53,9 @@ def render_console(report: Report, file: IO[str] | None = None, max_examples: in
                   + (f", delimiter {det.get('delimiter')!r}" if det.get("delimiter") else "")
                   + (f", label {report.label_column!r}" if report.label_column else ", no label column")
                   + f"[/]\n  splits: {rows}")
+    if report.label_column and det.get("label_reason"):  # an inferred label is said, with why and how to overrule it
+        console.print(f"  label {escape(repr(report.label_column))} {escape(str(det['label_reason']))} "
+                      "[dim](--label COL names another)[/]")
     for note in report.notes:
         console.print(f"  [dim]note: {escape(note)}[/]")
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
@@ -73,10 +76,22 @@ def _finding(console: Any, f: Finding, max_examples: int) -> None:
 
     where = " ".join(x for x in (f.split or "", f"[{f.column}]" if f.column else "") if x)
     console.print(f"  [{STYLE[f.severity]}]{f.check}[/] {escape(where)}: {escape(f.message)}")
+    then = f.details.get("baseline") if isinstance(f.details, dict) else None
+    if isinstance(then, dict):  # a known finding that grew: show the recorded figures beside today's
+        console.print(f"      [bold]grew since the baseline: {escape(_figures(then.get('count'), then.get('fraction'), then.get('severity')))}"
+                      f" -> {escape(_figures(f.count, f.fraction, f.severity.label))}[/] "
+                      f"[dim](tolerance {then.get('tolerance', 0):g})[/]")
     for ex in f.examples[:max_examples]:
         console.print(f"      [dim]- {escape(_where(ex))}[/]")
     if len(f.examples) > max_examples:
         console.print(f"      [dim]  ... {len(f.examples) - max_examples} more example(s) in the JSON report[/]")
+
+
+def _figures(count: Any, fraction: Any, severity: Any) -> str:
+    text = f"{count}" if count is not None else "?"
+    if isinstance(fraction, (int, float)):
+        text += f" ({fraction:.1%})"
+    return text + (f" {severity}" if severity else "")
 
 
 def render_summary(report: Report, file: IO[str] | None = None) -> None:

@@ -352,9 +352,6 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         columns_by_split[split] = cols
     readable = [c for c in columns_by_split.values() if c]
     label = _detect_label(cfg, readable, columns_by_split)
-    if label is None and readable:
-        notes.append("no label column found (looked for " + ", ".join(LABEL_CANDIDATES)
-                     + "; pass --label COL): label checks skipped")
     every = set.union(*(set(c) for c in readable)) if readable else set()
     text_col = None
     if cfg.text_column:
@@ -366,6 +363,10 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             text_col = _find_column(sorted(every), cand)
             if text_col:
                 break
+    label_reason = None
+    if label is None and readable:
+        label, label_reason = _infer_label(files, {c for c in (text_col, split_column) if c}, cfg)
+        # no label: the ``label_missing`` check warns from ``detected["label_reason"]``
     modality = cfg.modality or ("text" if text_col else "table")
     if modality not in ("table", "text"):
         raise UsageError(f"--modality {modality}: this source holds tables (use table or text)")
@@ -377,6 +378,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         "format": formats[0] if len(formats) == 1 else formats,
         "label": label,
         "label_guessed": cfg.label is None and label is not None,
+        **({"label_reason": label_reason} if label_reason else {}),
         "modality": modality,
         "id_columns": id_columns,
     }
@@ -441,6 +443,21 @@ def unify_schema(files: list[TableFile]) -> list[str]:
     for tf, _ in heads:
         tf.schema = {name: unified.get(name, pl.String()) for name in tf.columns}
     return sorted(n for n, dt in unified.items() if dt != pl.String)
+
+
+def _infer_label(files: dict[str, list[TableFile]], excluded: set[str], cfg: Config) -> tuple[str | None, str]:
+    """The label inferred from the head of the reference split's first readable file, and why."""
+    from dataaudit.sources.label_inference import infer_label, read_head
+
+    for split in sorted(files, key=split_order):
+        for tf in files[split]:
+            if tf.problem is None and tf.columns:
+                head = read_head(tf)
+                if head is None or head.width == 0:
+                    return None, f"the head of {tf.rel} could not be read to infer one"
+                choice = infer_label(head, excluded, cfg.sentinels)
+                return choice.column, choice.reason
+    return None, "no readable file to infer one from"
 
 
 def _detect_label(cfg: Config, readable: list[list[str]], by_split: dict[str, list[str]]) -> str | None:
