@@ -76,6 +76,10 @@ REGRESSION_MIN_DISTINCT = 20
 """Numeric labels with more distinct values than this may be a regression target (see below)."""
 
 
+REGRESSION_REPEAT_MIN = 50
+"""Integer labels with more distinct values than this, averaging under ~3 rows each, are a target."""
+
+
 def is_regression_target(counts: Counter[str]) -> bool:
     """Numeric labels that measure a quantity rather than name a class.
 
@@ -98,7 +102,9 @@ def is_regression_target(counts: Counter[str]) -> bool:
     if any(not x.is_integer() for x in values):
         return True
     span = max(values) - min(values) + 1
-    return len(values) < 0.5 * span
+    # Sparse over the range (prices in whole units), or values that rarely repeat: a score or a
+    # count such as sklearn's diabetes progression (214 values in 442 rows), not 100 classes.
+    return len(values) < 0.5 * span or (len(values) > REGRESSION_REPEAT_MIN and len(values) > 0.3 * numeric_rows)
 
 
 def label_counts(stats: DatasetStats) -> Counter[str] | None:
