@@ -247,6 +247,21 @@ def test_a_drip_that_outlasts_the_deadline_is_cut_there(hub: FakeHub, monkeypatc
     _expect_failure(hub, r"the 1\.5 s deadline passed", timeout=1.5)
 
 
+def test_a_half_read_dataset_leaves_no_deadline_in_force(hub: FakeHub) -> None:
+    from dataaudit.config import Config
+    from dataaudit.sources import network
+    from dataaudit.sources.hub import open_hub
+
+    dataset = open_hub(f"hf://{REPO}", Config(token=ALICE, timeout=60))
+    batches = dataset.batches()
+    first = next(batches)
+
+    assert first.frame is not None and first.frame.height > 0
+    assert network.current() is None  # between batches, other requests of the process are not the scan's
+    batches.close()  # type: ignore[attr-defined]
+    assert network.current() is None
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -297,15 +312,16 @@ def _plant(hub: FakeHub, fault: str) -> None:
         hub.drip_responses(10**6, _data_path(hub), interval=0.05)
 
 
-@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
 @pytest.mark.parametrize(
-    "fault",
-    list(CLI_FAULTS),
+    ("fault", "verbose"),
+    [("stall", False), ("reset", False), ("reset", True), ("500", False), ("500", True), ("drip", False)],
     ids=[
-        "a stalled Hub exits 2 at the deadline",
-        "a Hub that resets every download exits 2 at the deadline",
-        "a Hub that keeps answering 500 exits 2 at the deadline",
-        "a Hub that drips bytes exits 2 at the deadline",
+        "a stalled Hub exits 2 at the deadline with one line",
+        "a Hub that resets every download exits 2 at the deadline with one line",
+        "a Hub that resets every download with --verbose adds one line per retry",
+        "a Hub that keeps answering 500 exits 2 at the deadline with one line",
+        "a Hub that keeps answering 500 with --verbose adds one line per retry",
+        "a Hub that drips bytes exits 2 at the deadline with one line",
     ],
 )
 def test_cli_gives_one_line_and_exit_2_for_a_persistent_fault(
@@ -323,7 +339,7 @@ def test_cli_gives_one_line_and_exit_2_for_a_persistent_fault(
     retries = [line for line in lines if line.startswith("dataaudit: retry ")]
     assert lines[:-1] == retries  # nothing but retry lines before the error
     if verbose:
-        assert len(retries) <= NetworkPolicy().retries
+        assert 1 <= len(retries) <= NetworkPolicy().retries
     else:
         assert retries == []
     assert "Traceback" not in result.stderr

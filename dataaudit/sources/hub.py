@@ -18,8 +18,14 @@ the encoded bytes; nested features are flattened (``a.b``), lists become their
 JSON text and binary values their xxh3 digest, each with a note.
 
 Failures raise :class:`~dataaudit.errors.HubError` with a message that says what to
-do (log in, accept the terms, check the name); a lost connection is retried with
-backoff first -- when it happens mid-stream, the split resumes where it stopped.
+do (log in, accept the terms, check the name). A remote scan runs under a
+:class:`~dataaudit.sources.network.Guard`: an overall deadline (``--timeout``) and
+a retry budget. ``huggingface_hub``'s HTTP client is replaced by one that consults
+it (same event hooks): timeouts, dropped or reset connections, a body that drips
+below the minimum rate and 408/429/5xx answers are retried there with backoff,
+one INFO line each, so the retries of ``huggingface_hub`` and ``datasets`` (with
+their own sleeps and log lines) never start; an unreachable Hub fails on the first
+attempt; a stream that still breaks resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -813,15 +819,19 @@ class _HubSource:
 
     # ---------------------------------------------------------------- reading
     def read(self) -> Iterator[Batch]:
+        if self.ctx.guard is None:
+            return self._read_all()
+        return network.guarded_iter(self.ctx.guard, self._read_all())
+
+    def _read_all(self) -> Iterator[Batch]:
         notes: set[str] = set()
         cut: list[str] = []
         # Whoever restricts ``Dataset.splits`` (fit reads train only) spares the other streams.
         wanted = set(self.dataset.splits) if self.dataset is not None else None
         try:
-            with network.active(self.ctx.guard) if self.ctx.guard is not None else nullcontext():
-                for split in sorted(self.splits, key=lambda s: split_order(s.name)):
-                    if wanted is None or split.name in wanted:
-                        yield from self._read_split(split, notes, cut)
+            for split in sorted(self.splits, key=lambda s: split_order(s.name)):
+                if wanted is None or split.name in wanted:
+                    yield from self._read_split(split, notes, cut)
         finally:
             for note in sorted(notes):
                 if note not in self.notes:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, TypeVar
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +218,28 @@ def active(guard: Guard) -> Iterator[Guard]:
                 if _ACTIVE[i] is guard:
                     del _ACTIVE[i]
                     break
+
+
+def guarded_iter(guard: Guard, items: Iterable[T]) -> Iterator[T]:
+    """``items`` read with ``guard`` active while the reader works, not while its consumer holds an item.
+
+    A reader left half-read (a caller that stops early) thus never keeps a spent
+    guard in force over other requests of the process.
+    """
+    iterator = iter(items)
+    try:
+        while True:
+            with active(guard):
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if callable(close):
+            with active(guard):
+                close()
 
 
 def current() -> Guard | None:
