@@ -150,7 +150,7 @@ class FakeHub:
             self._faults.append(_Fault("stall", count, path_prefix))
 
     def reset_mid_stream(self, count: int, path_prefix: str = "", after_bytes: int = 0) -> None:
-        """Send the headers and ``after_bytes`` of the body of the next ``count`` responses, then reset the connection."""
+        """Send the headers and ``after_bytes`` of the body of the next ``count`` responses, then reset."""
         with self._lock:
             self._faults.append(_Fault("reset", count, path_prefix, after_bytes=after_bytes))
 

@@ -44,7 +44,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--token", metavar="TOKEN", help="Hub token (default: HF_TOKEN, then the stored login)")
     g.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="Hub: give up a network scan after this many seconds in all (default 3600)")
-    g.add_argument("--verbose", "-v", action="store_true", help="log each network retry on stderr (one line each)")
+    g.add_argument("--verbose", "-v", action="store_true", help="log each network retry on stderr, one line each")
     g.add_argument("--workers", type=int, metavar="N", help="decode worker processes for images (default: all cores)")
     g.add_argument("--sample-size", type=int, metavar="N", help="rows sampled per split for shift tests (default 20000)")
 

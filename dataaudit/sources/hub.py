@@ -442,10 +442,13 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
             return HubError(f"datasets could not read a data file: {_first_line(link)}", ctx.spec)
     status = next((s for s in map(_status, chain) if s is not None), None)
     if status is not None and status >= 429:
-        return HubError(f"the Hub at {auth.endpoint()} answered {status} ({_first_line(exc)}): try again later", ctx.spec)
+        return HubError(
+            f"the Hub at {auth.endpoint()} answered {status} ({_first_line(exc)}): try again later", ctx.spec
+        )
     if _is_transient(exc):
         return HubError(
-            f"lost the connection to the Hub at {auth.endpoint()} ({_first_line(exc)}): check the network and try again",
+            f"lost the connection to the Hub at {auth.endpoint()} ({_first_line(exc)}): "
+            "check the network and try again",
             ctx.spec,
         )
     return HubError(f"cannot read the dataset: {_first_line(exc)}", ctx.spec)
