@@ -4,6 +4,8 @@ A token is taken from ``--token``, else the ``HF_TOKEN`` environment variable,
 else the token stored by ``dataaudit login`` -- which is ``huggingface_hub``'s own
 store (``$HF_HOME/token``), so a ``huggingface-cli login`` / ``hf auth login``
 works for dataaudit and a ``dataaudit login`` works for every Hugging Face tool.
+The last two are read through ``huggingface_hub.get_token()``, its public API;
+a store that cannot be read stops the command instead of scanning anonymously.
 
 A token never reaches output: messages go through :func:`dataaudit.errors.redact`
 with every token this process has seen (:func:`register_secret`), and
@@ -37,7 +39,7 @@ class ResolvedToken:
 
     token: str | None
     source: str | None
-    """``"--token"``, ``"HF_TOKEN"``, ``"HUGGING_FACE_HUB_TOKEN"``, ``"stored"`` or ``None``."""
+    """``"--token"``, ``"HF_TOKEN"``, ``"HUGGING_FACE_HUB_TOKEN"``, ``"HF_OIDC_RESOURCE"``, ``"stored"`` or ``None``."""
 
     @property
     def described(self) -> str:
@@ -70,34 +72,37 @@ def _clean(token: str | None) -> str | None:
     return token or None
 
 
-def stored_token() -> str | None:
-    """The token ``huggingface_hub`` stored on this machine (``$HF_HOME/token``), ``None`` if there is none."""
-    require("huggingface_hub", "hub")
-    from huggingface_hub.utils import _auth
-
-    try:
-        # The refreshing reader renews an expiring OAuth token from `hf auth login`'s browser flow.
-        reader = getattr(_auth, "_get_token_from_file_refreshed", None) or _auth._get_token_from_file
-        token = _clean(reader())
-    except Exception:  # an unreadable store means "not logged in", never a crash
-        return None
-    register_secret(token)
-    return token
-
-
 def resolve(explicit: str | None = None) -> ResolvedToken:
-    """The token to use and its source: ``explicit`` (``--token``), then ``HF_TOKEN``, then the stored token."""
+    """The token to use and its source: ``explicit`` (``--token``), else what ``huggingface_hub`` would send.
+
+    The second is ``huggingface_hub.get_token()``, its public API: ``HF_TOKEN``
+    (or the legacy ``HUGGING_FACE_HUB_TOKEN``), then the stored login (refreshed
+    if it is an expiring OAuth token). A token store that exists but cannot be
+    read is a :class:`HubError`, never a silent anonymous scan.
+    """
     token = _clean(explicit)
     if token is not None:
         register_secret(token)
         return ResolvedToken(token, "--token")
+    require("huggingface_hub", "hub")
+    import huggingface_hub
+
+    try:
+        token = _clean(huggingface_hub.get_token())
+    except Exception as exc:
+        raise HubError(
+            f"cannot read the Hugging Face token ({_short(exc)}): fix or remove {token_store_path()} "
+            "(`dataaudit login` writes a new one), or pass --token / set HF_TOKEN"
+        ) from None
+    if token is None:
+        return ResolvedToken(None, None)
+    register_secret(token)
     for name in TOKEN_ENV_VARS:
-        token = _clean(os.environ.get(name))
-        if token is not None:
-            register_secret(token)
+        if _clean(os.environ.get(name)) == token:
             return ResolvedToken(token, name)
-    token = stored_token()
-    return ResolvedToken(token, "stored" if token else None)
+    if os.environ.get("HF_OIDC_RESOURCE"):
+        return ResolvedToken(token, "HF_OIDC_RESOURCE")
+    return ResolvedToken(token, "stored")
 
 
 def token_env_var() -> str | None:
@@ -106,7 +111,10 @@ def token_env_var() -> str | None:
 
 
 def resolve_token(explicit: str | None = None) -> str | None:
-    """The token to use: ``explicit`` (``--token``), then ``HF_TOKEN``, then the stored token, else ``None``."""
+    """The token to use: ``explicit`` (``--token``), then ``HF_TOKEN``, then the stored token, else ``None``.
+
+    Raises :class:`HubError` when the token store exists but cannot be read.
+    """
     return resolve(explicit).token
 
 

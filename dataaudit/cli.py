@@ -50,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """``--verbose``: dataaudit's INFO records (one line per network retry, among others) on stderr."""
+    import logging
+
+    package = logging.getLogger("dataaudit")
+    package.setLevel(logging.INFO)
+    if not any(getattr(h, "name", None) == "dataaudit-verbose" for h in package.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("dataaudit-verbose")
+        handler.setFormatter(logging.Formatter("dataaudit: %(message)s"))
+        package.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dataaudit`` console script."""
     parser = build_parser()
@@ -58,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 2
+    if getattr(args, "verbose", False):
+        _log_to_stderr()
     try:
         return int(run(args))
     except DataauditError as exc:

@@ -66,6 +66,8 @@ class Config:
     max_rows: int | None = None
     token: str | None = None
     revision: str | None = None
+    timeout: float = 3600.0
+    """Seconds a network scan may take in all (``--timeout``); see dataaudit.sources.network."""
     # execution
     sample_size: int = 20_000
     workers: int | None = None
@@ -99,6 +101,9 @@ class Config:
             raise UsageError("--max-examples must be 0 or more")
         if self.max_rows is not None and self.max_rows <= 0:
             raise UsageError("--max-rows must be a positive number")
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise UsageError(f"timeout (--timeout) must be a positive number of seconds, got {timeout!r}")
         if self.delimiter is not None and len(self.delimiter.encode()) != 1:
             raise UsageError(f"--delimiter must be a single byte character, got {self.delimiter!r}")
 
@@ -106,7 +111,7 @@ class Config:
 _SOURCE_KEYS = {
     "label", "split_column", "text_column", "format", "delimiter", "modality", "encoding",
     "config_name", "split", "max_rows", "revision", "sample_size", "workers", "max_examples",
-    "baseline_tolerance",
+    "baseline_tolerance", "timeout",
 }  # fmt: skip
 
 

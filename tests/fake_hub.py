@@ -18,12 +18,21 @@ README to everyone but its files only to users who accepted the terms
 (method, path, query, headers, status, body bytes served) so tests can assert on
 what the client sent and how much it read. Anything the server does not know is
 answered 404 and recorded as ``unhandled`` so a test can insist there was none.
+
+Faults, each for the next N requests under a path prefix: a dropped connection
+(:meth:`FakeHub.drop_connections`), an error status (:meth:`FakeHub.fail_requests`),
+a stall that accepts and never answers (:meth:`FakeHub.stall_requests`), a reset
+in the middle of the body (:meth:`FakeHub.reset_mid_stream`) and a body that
+trickles out a byte at a time (:meth:`FakeHub.drip_responses`). Stalls and drips
+end when the server stops.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,6 +104,9 @@ class FakeHub:
         self._fail_next = 0
         self._fail_prefix = ""
         self._fail_status = 503
+        self._faults: list[_Fault] = []
+        self.released = threading.Event()
+        """Set when the server stops: stalled and dripping handlers give up then."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -132,6 +144,21 @@ class FakeHub:
             self._fail_status = status
             self._fail_prefix = path_prefix
 
+    def stall_requests(self, count: int, path_prefix: str = "") -> None:
+        """Read the next ``count`` requests under ``path_prefix`` and never answer them (until :meth:`stop`)."""
+        with self._lock:
+            self._faults.append(_Fault("stall", count, path_prefix))
+
+    def reset_mid_stream(self, count: int, path_prefix: str = "", after_bytes: int = 0) -> None:
+        """Send the headers and ``after_bytes`` of the body of the next ``count`` responses, then reset."""
+        with self._lock:
+            self._faults.append(_Fault("reset", count, path_prefix, after_bytes=after_bytes))
+
+    def drip_responses(self, count: int, path_prefix: str = "", interval: float = 0.05) -> None:
+        """Send the body of the next ``count`` responses one byte every ``interval`` seconds."""
+        with self._lock:
+            self._faults.append(_Fault("drip", count, path_prefix, interval=interval))
+
     # ---------------------------------------------------------------- queries
     def reset_log(self) -> None:
         with self._lock:
@@ -160,6 +187,7 @@ class FakeHub:
 
     def start(self) -> FakeHub:
         hub = self
+        self.released.clear()
 
         class Handler(_HubHandler):
             fake = hub
@@ -173,6 +201,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -195,6 +224,14 @@ class FakeHub:
                 return True
             return False
 
+    def _take_fault(self, kind: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == kind and fault.count > 0 and path.startswith(fault.prefix):
+                    fault.count -= 1
+                    return fault
+            return None
+
     def _take_failure(self, path: str) -> int | None:
         with self._lock:
             if self._fail_next > 0 and path.startswith(self._fail_prefix):
@@ -205,6 +242,16 @@ class FakeHub:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+
+@dataclass
+class _Fault:
+    kind: str
+    """``stall``, ``reset`` or ``drip``."""
+    count: int
+    prefix: str
+    after_bytes: int = 0
+    interval: float = 0.05
 
 
 class _HubError(Exception):
@@ -241,6 +288,11 @@ class _HubHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             body = self.rfile.read(length)
+        if self.fake._take_fault("stall", path):
+            self._record(method, path, query, 0, 0)
+            self.fake.released.wait()  # accepted, never answered
+            self.close_connection = True
+            return
         if self.fake._take_drop(path):
             self._record(method, path, query, 0, 0)
             self.close_connection = True
@@ -261,15 +313,48 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers = {"Content-Type": "application/json", "X-Error-Message": err.message}
             if err.code:
                 headers["X-Error-Code"] = err.code
+        body_fault = None if method == "HEAD" else (
+            self.fake._take_fault("reset", path) or self.fake._take_fault("drip", path)
+        )
         served = 0 if method == "HEAD" else len(payload)
+        if body_fault is not None and body_fault.kind == "reset":
+            served = min(served, body_fault.after_bytes)
         self._record(method, path, query, status, served)
         self.send_response(status)
         headers.setdefault("Content-Length", str(len(payload)))
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        if method != "HEAD":
+        if method == "HEAD":
+            return
+        if body_fault is None:
             self.wfile.write(payload)
+        elif body_fault.kind == "reset":
+            self.wfile.write(payload[: body_fault.after_bytes])
+            self.wfile.flush()
+            self._reset()
+        else:
+            self._drip(payload, body_fault.interval)
+
+    def _reset(self) -> None:
+        """Close with a TCP reset (linger 0), as a proxy or a crashed server does."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.connection.close()
+
+    def _drip(self, payload: bytes, interval: float) -> None:
+        try:
+            for i in range(len(payload)):
+                if self.fake.released.wait(interval):
+                    break
+                self.wfile.write(payload[i : i + 1])
+                self.wfile.flush()
+        except OSError:  # the client gave up on us
+            pass
+        self.close_connection = True
 
     def _record(self, method: str, path: str, query: dict[str, list[str]], status: int, served: int) -> None:
         self.fake._record(

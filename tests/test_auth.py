@@ -80,6 +80,77 @@ def test_the_legacy_environment_variable_is_read(home: Path, monkeypatch: pytest
     assert auth.resolve(None).source == "HUGGING_FACE_HUB_TOKEN"
 
 
+def test_tokens_are_read_through_huggingface_hubs_public_get_token(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    public = "hf_FromThePublicGetToken0123456789"
+    (home / "token").write_text(REVOKED)  # what a private reader of the file would find instead
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: public)
+
+    assert auth.resolve(None) == auth.ResolvedToken(public, "stored")
+    assert auth.scrub(public) == "hf_***"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["a directory", "bytes that are not UTF-8", "an error inside huggingface_hub"],
+    ids=[
+        "a token path that is a directory stops the scan",
+        "a token file that is not text stops the scan",
+        "get_token failing stops the scan",
+    ],
+)
+def test_a_token_store_that_cannot_be_read_is_an_error_not_an_anonymous_scan(
+    home: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    if broken == "a directory":
+        (home / "token").mkdir()
+    elif broken.startswith("bytes"):
+        (home / "token").write_bytes(b"hf_\xff\xfe broken")
+    else:
+        import huggingface_hub
+
+        def failing() -> str | None:
+            raise RuntimeError("the token store changed format")
+
+        monkeypatch.setattr(huggingface_hub, "get_token", failing)
+
+    with pytest.raises(HubError, match=r"cannot read the Hugging Face token \(\w+Error: .*\): fix or remove .*token"):
+        auth.resolve(None)
+    assert auth.resolve("hf_ExplicitTokenStillWorks0123456789").source == "--token"
+
+
+def test_a_scan_with_an_unreadable_token_store_exits_2_before_any_request(
+    cli_hub: FakeHub, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "token").mkdir(parents=True)
+
+    result = _run(cli_hub, home, "scan", "hf://alice/anything")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("dataaudit: error: cannot read the Hugging Face token (IsADirectoryError")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cli_hub.log() == []  # nothing went out anonymously
+
+
+def test_the_stored_token_and_hf_token_both_reach_the_hub(cli_hub: FakeHub, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "token").write_text(ALICE)
+
+    stored = _run(cli_hub, home, "whoami")
+    from_env = _run(cli_hub, tmp_path / "empty", "whoami", HF_TOKEN=ALICE)
+
+    assert (stored.returncode, from_env.returncode) == (0, 0), stored.stderr + from_env.stderr
+    assert "token: from the token store" in stored.stdout
+    assert "token: from HF_TOKEN" in from_env.stdout
+    assert cli_hub.authorizations() == {f"Bearer {ALICE}"}
+    assert ALICE not in stored.stdout + stored.stderr + from_env.stdout + from_env.stderr
+
+
 # --------------------------------------------------------------------------- redaction
 def test_tokens_are_masked_in_log_records_from_any_logger() -> None:
     import io

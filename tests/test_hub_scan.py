@@ -22,7 +22,7 @@ except ImportError:  # tests/ is not a package: pytest put it on sys.path
 
 import dataaudit
 from dataaudit.sources import hub as hub_source
-from dataaudit.sources.hub import RetryPolicy
+from dataaudit.sources.network import NetworkPolicy
 
 ALICE = "hf_AliceReadsEverything0123456789ab"
 REVOKED = "hf_ThisTokenWasRevokedLastWeek01234567"
@@ -71,7 +71,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         fake.add_user(ALICE, "alice")
         fake.add_dataset("alice/pets", hub_files(planted_splits()), private=True, members={"alice"})
         point_libraries_at(monkeypatch, fake.url, tmp_path / "hf_home")
-        monkeypatch.setattr(hub_source, "RETRY", RetryPolicy(attempts=2, first_delay=0.01))
+        monkeypatch.setattr(hub_source, "POLICY", NetworkPolicy(retries=1, first_delay=0.01))
         yield fake
         forget_filesystems()
 

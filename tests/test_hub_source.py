@@ -21,7 +21,8 @@ from dataaudit.config import Config
 from dataaudit.errors import HubError, SourceError, UsageError
 from dataaudit.sources import hub as hub_source
 from dataaudit.sources.base import ROW
-from dataaudit.sources.hub import RetryPolicy, is_hub_folder, open_hub, parse_spec
+from dataaudit.sources.hub import is_hub_folder, open_hub, parse_spec
+from dataaudit.sources.network import NetworkPolicy
 
 ALICE = "hf_AliceReadsEverything0123456789ab"
 BOB = "hf_BobReadsOnlyPublicData0123456789cd"
@@ -78,7 +79,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         fake.add_user(BOB, "bob")
         fake.add_dataset("alice/tiny", tiny_files())
         point_libraries_at(monkeypatch, fake.url, tmp_path / "hf_home")
-        monkeypatch.setattr(hub_source, "RETRY", RetryPolicy(attempts=4, first_delay=0.01, factor=2.0, max_delay=0.1))
+        monkeypatch.setattr(hub_source, "POLICY", NetworkPolicy(first_delay=0.01, factor=2.0, max_delay=0.1))
         yield fake
         forget_filesystems()
 
@@ -498,18 +499,19 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def test_a_dropped_connection_while_opening_is_retried_with_backoff(
-    hub: FakeHub, sleeps: list[float], caplog: pytest.LogCaptureFixture
+    hub: FakeHub, sleeps: list[float], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub_source_retry = RetryPolicy(attempts=4, first_delay=0.5, factor=2.0, max_delay=8.0)
-    hub_source.RETRY = hub_source_retry  # restored by the hub fixture's monkeypatch
+    monkeypatch.setattr(hub_source, "POLICY", NetworkPolicy(first_delay=0.5, factor=2.0, max_delay=8.0))
     hub.drop_connections(2, "/datasets/alice/tiny/resolve/main/README.md")
 
-    with caplog.at_level(logging.WARNING, logger="dataaudit"):
+    with caplog.at_level(logging.INFO, logger="dataaudit"):
         _, frames = read_all("hf://alice/tiny", token=ALICE)
 
     assert frames["train"].height == 80
     assert sleeps[:2] == [0.5, 1.0]
-    assert sum("retrying in" in r.getMessage() for r in caplog.records) == 2
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
+    assert len(retries) == 2
+    assert retries[0].startswith("retry 1 of 5 in 0.5 s: HEAD /datasets/alice/tiny/resolve/main/README.md: ")
 
 
 def test_a_connection_that_stays_lost_fails_after_a_bounded_number_of_attempts(
@@ -517,25 +519,28 @@ def test_a_connection_that_stays_lost_fails_after_a_bounded_number_of_attempts(
 ) -> None:
     hub.drop_connections(1000, "/datasets/alice/tiny/resolve/main/README.md")
 
-    with pytest.raises(HubError, match=r"lost the connection to the Hub at http://127\.0\.0\.1:\d+ .* after 4 attempts"):
+    with pytest.raises(
+        HubError, match=r"the Hub at http://127\.0\.0\.1:\d+ kept failing: .* \(gave up after 5 retries in \d+ s\)"
+    ):
         open_hub("hf://alice/tiny", Config(token=ALICE))
 
-    assert len(sleeps) == 3
+    assert len(sleeps) == 5
     assert sleeps == sorted(sleeps) and sleeps[0] < sleeps[-1]
     readme_tries = [r for r in hub.log() if r.path.endswith("README.md")]
-    assert len(readme_tries) == 4
+    assert len(readme_tries) == 6
 
 
 def test_a_connection_lost_mid_stream_resumes_where_it_stopped(hub: FakeHub, sleeps: list[float]) -> None:
     sha = hub.repos["alice/tiny"].sha("main")
-    # More drops than huggingface_hub retries on its own: the stream fails and dataaudit resumes it.
-    hub.drop_connections(6, f"/datasets/alice/tiny/resolve/{sha}/data/train-00001-of-00002.parquet")
+    second = f"/datasets/alice/tiny/resolve/{sha}/data/train-00001-of-00002.parquet"
+    hub.reset_mid_stream(3, second, after_bytes=300)
 
     dataset, frames = read_all("hf://alice/tiny", token=ALICE)
 
     assert frames["train"]["id"].to_list() == list(range(80))
     assert frames["train"][ROW].to_list() == list(range(80))
     assert not dataset.partial
+    assert len(sleeps) == 3
     first_shard_reads = [
         r for r in hub.log() if r.method == "GET" and r.path.endswith("train-00000-of-00002.parquet")
     ]
@@ -597,7 +602,7 @@ def test_a_hub_that_answers_503_for_a_while_is_waited_out(hub: FakeHub, sleeps: 
 def test_a_hub_that_keeps_answering_503_fails_clearly(hub: FakeHub, sleeps: list[float]) -> None:
     hub.fail_requests(10_000, status=503, path_prefix="/datasets/alice/tiny/resolve/main/README.md")
 
-    with pytest.raises(HubError, match=r"kept answering 503 .* after 4 attempts: try again later"):
+    with pytest.raises(HubError, match=r"kept failing: .*503 Service Unavailable \(gave up after 5 retries in \d+ s\)"):
         open_hub("hf://alice/tiny", Config(token=ALICE))
 
 

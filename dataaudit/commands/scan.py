@@ -42,6 +42,9 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-rows", type=int, metavar="N", help="Hub: read at most N rows of each split")
     g.add_argument("--revision", metavar="REV", help="Hub: dataset revision (or hf://ns/name@REV)")
     g.add_argument("--token", metavar="TOKEN", help="Hub token (default: HF_TOKEN, then the stored login)")
+    g.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="Hub: give up a network scan after this many seconds in all (default 3600)")
+    g.add_argument("--verbose", "-v", action="store_true", help="log each network retry on stderr, one line each")
     g.add_argument("--workers", type=int, metavar="N", help="decode worker processes for images (default: all cores)")
     g.add_argument("--sample-size", type=int, metavar="N", help="rows sampled per split for shift tests (default 20000)")
 
@@ -88,7 +91,7 @@ def config_from_args(args: argparse.Namespace, source: str) -> Any:
         label=args.label, split_column=args.split_column, text_column=args.text_column,
         format=input_format, delimiter=args.delimiter, encoding=args.encoding, modality=args.modality,
         config_name=hf_config, split=args.split, max_rows=args.max_rows, revision=args.revision,
-        token=args.token, workers=args.workers, sample_size=args.sample_size,
+        token=args.token, timeout=getattr(args, "timeout", None), workers=args.workers, sample_size=args.sample_size,
         fail_on=getattr(args, "fail_on", None), ignore=getattr(args, "ignore", None) or None,
         severity=dict(getattr(args, "severity", []) or []) or None, params=params or None,
         max_examples=getattr(args, "max_examples", None),

@@ -18,8 +18,14 @@ the encoded bytes; nested features are flattened (``a.b``), lists become their
 JSON text and binary values their xxh3 digest, each with a note.
 
 Failures raise :class:`~dataaudit.errors.HubError` with a message that says what to
-do (log in, accept the terms, check the name); a lost connection is retried with
-backoff first -- when it happens mid-stream, the split resumes where it stopped.
+do (log in, accept the terms, check the name). A remote scan runs under a
+:class:`~dataaudit.sources.network.Guard`: an overall deadline (``--timeout``) and
+a retry budget. ``huggingface_hub``'s HTTP client is replaced by one that consults
+it (same event hooks): timeouts, dropped or reset connections, a body that drips
+below the minimum rate and 408/429/5xx answers are retried there with backoff,
+one INFO line each, so the retries of ``huggingface_hub`` and ``datasets`` (with
+their own sleeps and log lines) never start; an unreachable Hub fails on the first
+attempt; a stream that still breaks resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -28,17 +34,21 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import polars as pl
 
 from dataaudit import auth
 from dataaudit.errors import DataauditError, HubError, SourceError, UsageError
+from dataaudit.sources import network
+from dataaudit.sources.network import Guard, NetworkGaveUp, NetworkInterrupted, NetworkPolicy
 from dataaudit.sources.base import ROW, Batch, Dataset, SplitInfo, canonical_split, split_order
 
 if TYPE_CHECKING:
@@ -62,22 +72,8 @@ _IMAGE_FEATURE = "Image"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a lost connection is retried: ``attempts`` tries in all."""
-
-    attempts: int = 4
-    first_delay: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 16.0
-
-    def delay(self, failures: int) -> float:
-        """Seconds to sleep after the ``failures``-th failure (1-based): 1, 2, 4, ... capped."""
-        return float(min(self.max_delay, self.first_delay * self.factor ** max(0, failures - 1)))
-
-
-RETRY = RetryPolicy()
-"""The policy in force; tests lower the delays."""
+POLICY = NetworkPolicy()
+"""Deadline default, retry budget and per-attempt limits of Hub scans; tests shorten them."""
 
 
 # --------------------------------------------------------------------------- detection
@@ -171,24 +167,181 @@ def _status(exc: BaseException) -> int | None:
 
 def _is_transient(exc: BaseException) -> bool:
     """A lost connection, a timeout or a server-side hiccup: worth retrying."""
-    try:
-        import httpx2 as httpx
-    except ImportError:  # pragma: no cover - older huggingface_hub
-        import httpx  # type: ignore[no-redef]
     from huggingface_hub.errors import OfflineModeIsEnabled
 
+    httpx = _httpx()
     chain = _chain(exc)
-    if any(isinstance(link, OfflineModeIsEnabled) or "OfflineModeIsEnabled" in str(link) for link in chain):
+    if any(isinstance(link, (OfflineModeIsEnabled, NetworkGaveUp)) for link in chain) or any(
+        "OfflineModeIsEnabled" in str(link) for link in chain
+    ):
         return False
     for link in chain:
-        if isinstance(link, (httpx.TransportError, httpx.TimeoutException, ConnectionError, TimeoutError)):
+        if isinstance(link, (NetworkInterrupted, httpx.TransportError, ConnectionError, TimeoutError)):
             return True
         status = _status(link)
         if status is not None:
-            return status in (408, 429, 500, 502, 503, 504)
+            return status in _RETRY_STATUS
         if "Couldn't reach" in str(link):
             return True
     return False
+
+
+def _httpx() -> Any:
+    """The HTTP library ``huggingface_hub`` is built on (``httpx2``, or ``httpx`` before it)."""
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - huggingface_hub 1.x
+        import httpx
+
+        return httpx
+    return httpx2
+
+
+# --------------------------------------------------------------------------- the guarded HTTP client
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_CLIENT_LOCK = threading.Lock()
+_CLIENT_INSTALLED = False
+
+
+def _reason(exc: BaseException) -> str:
+    """``ReadTimeout: timed out`` and the like, one line, no secret."""
+    text = str(exc).strip().splitlines()
+    return auth.scrub(f"{type(exc).__name__}: {text[0] if text else 'no detail'}"[:200])
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # an HTTP date: the backoff decides
+        return None
+
+
+def _guarded_stream(base: Any, httpx: Any) -> Any:
+    class GuardedStream(base):  # type: ignore[misc,valid-type]
+        """A response body that the guard watches: deadline, breaks, and a drip below the minimum rate."""
+
+        def __init__(self, inner: Any, guard: Guard, label: str) -> None:
+            self.inner = inner
+            self.guard = guard
+            self.label = label
+
+        def __iter__(self) -> Iterator[bytes]:
+            guard = self.guard
+            meter = network.RateMeter(guard.policy)
+            chunks = iter(self.inner)
+            while True:
+                guard.check()
+                started = time.monotonic()
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    guard.progress()
+                    return
+                except httpx.TransportError as exc:
+                    guard.wait(guard.failure(f"{self.label}: connection lost mid-response ({_reason(exc)})"))
+                    raise NetworkInterrupted(f"{self.label}: {_reason(exc)}") from exc
+                meter.add(time.monotonic() - started, len(chunk))
+                if meter.progressed():
+                    guard.progress()
+                slow = meter.too_slow()
+                if slow is not None:
+                    guard.wait(guard.failure(f"{self.label}: too slow ({slow})"))
+                    raise NetworkInterrupted(f"{self.label}: too slow ({slow})")
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return GuardedStream
+
+
+def _guarded_client_class(base: Any, httpx: Any) -> Any:
+    stream_class = _guarded_stream(httpx.SyncByteStream, httpx)
+
+    class GuardedClient(base):  # type: ignore[misc,valid-type]
+        """``huggingface_hub``'s HTTP client, consulting the scan's :class:`Guard` on every request.
+
+        Outside a scan it is the plain client. Inside one, a request waits no
+        longer than the deadline allows; a timeout, a dropped connection or a
+        408/429/5xx answer is retried here, within the guard's budget, so that the
+        libraries above (each with retries and sleeps of its own) never see one; an
+        unreachable server gives up at once.
+        """
+
+        def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+            guard = network.current()
+            if guard is None:
+                return super().send(request, stream=stream, **kwargs)
+            label = f"{request.method} {request.url.path}"
+            if request.url.host not in guard.hosts:
+                guard.check()
+                request.extensions = {
+                    **request.extensions,
+                    "timeout": guard.timeouts(request.extensions.get("timeout")),
+                }
+                return super().send(request, stream=stream, **kwargs)
+            while True:
+                guard.check()
+                request.extensions = {
+                    **request.extensions,
+                    "timeout": guard.timeouts(request.extensions.get("timeout")),
+                }
+                try:
+                    response = super().send(request, stream=True, **kwargs)
+                except httpx.ConnectError as exc:
+                    guard.give_up(
+                        f"cannot reach {guard.target} ({_reason(exc)}): check the network connection, "
+                        "HF_ENDPOINT and the proxy settings"
+                    )
+                except httpx.TransportError as exc:
+                    guard.wait(guard.failure(f"{label}: {_reason(exc)}"))
+                    continue
+                if response.status_code in _RETRY_STATUS:
+                    retry_after = _retry_after(response.headers)
+                    response.close()
+                    what = f"{label}: {response.status_code} {response.reason_phrase}".rstrip()
+                    guard.wait(guard.failure(what, retry_after))
+                    continue
+                response.stream = stream_class(response.stream, guard, label)
+                if stream:
+                    return response
+                try:
+                    response.read()
+                except NetworkInterrupted:
+                    response.close()
+                    continue  # counted and waited out by the stream: ask again
+                except BaseException:
+                    response.close()
+                    raise
+                return response
+
+    return GuardedClient
+
+
+def _install_client() -> None:
+    """Make ``huggingface_hub`` (and ``datasets``, which shares its session) use the guarded client.
+
+    The new client keeps the event hooks of the one it replaces (offline mode,
+    request ids, download counting), so outside a scan nothing changes.
+    """
+    global _CLIENT_INSTALLED
+    with _CLIENT_LOCK:
+        if _CLIENT_INSTALLED:
+            return
+        import huggingface_hub
+
+        httpx = _httpx()
+        template = huggingface_hub.get_session()
+        hooks = {name: list(funcs) for name, funcs in template.event_hooks.items()}
+        follow = template.follow_redirects
+        client_class = _guarded_client_class(type(template), httpx)
+
+        def factory() -> Any:
+            return client_class(event_hooks=hooks, follow_redirects=follow, timeout=None)
+
+        huggingface_hub.set_client_factory(factory)
+        _CLIENT_INSTALLED = True
 
 
 @dataclass
@@ -199,6 +352,8 @@ class _Context:
     repo_id: str | None
     revision: str | None
     token: auth.ResolvedToken
+    guard: Guard | None = None
+    """The deadline and retry budget of a remote scan; ``None`` for local folders."""
 
     @property
     def page(self) -> str:
@@ -212,6 +367,12 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
     if isinstance(exc, DataauditError):
         return exc
     chain = _chain(exc)
+    if ctx.guard is not None and ctx.guard.fatal is not None:
+        # Whatever the libraries made of it, the network gave out first: that is the reason.
+        return HubError(ctx.guard.fatal, ctx.spec)
+    gave_up = next((link for link in chain if isinstance(link, NetworkGaveUp)), None)
+    if gave_up is not None:
+        return HubError(str(gave_up), ctx.spec)
     text = " | ".join(str(link) for link in chain)
     login_hint = "log in with `dataaudit login` (or pass --token / set HF_TOKEN)"
     has_token = ctx.token.token is not None
@@ -282,14 +443,12 @@ def _hub_error(exc: BaseException, ctx: _Context) -> DataauditError:
     status = next((s for s in map(_status, chain) if s is not None), None)
     if status is not None and status >= 429:
         return HubError(
-            f"the Hub at {auth.endpoint()} kept answering {status} ({_first_line(exc)}) after {RETRY.attempts} "
-            "attempts: try again later",
-            ctx.spec,
+            f"the Hub at {auth.endpoint()} answered {status} ({_first_line(exc)}): try again later", ctx.spec
         )
     if _is_transient(exc):
         return HubError(
-            f"lost the connection to the Hub at {auth.endpoint()} ({_first_line(exc)}) after "
-            f"{RETRY.attempts} attempts: check the network and try again",
+            f"lost the connection to the Hub at {auth.endpoint()} ({_first_line(exc)}): "
+            "check the network and try again",
             ctx.spec,
         )
     return HubError(f"cannot read the dataset: {_first_line(exc)}", ctx.spec)
@@ -301,23 +460,31 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _with_retries(what: str, ctx: _Context, call: Callable[[], T]) -> T:
-    """Run ``call``; retry a lost connection with increasing sleeps, translate every failure."""
-    failures = 0
+    """Run ``call`` under the scan's guard; retry what broke off within its budget, translate every failure."""
     while True:
         try:
             return call()
         except DataauditError:
             raise
         except Exception as exc:
-            failures += 1
-            if not _is_transient(exc) or failures >= RETRY.attempts:
-                raise _hub_error(exc, ctx) from None
-            wait = RETRY.delay(failures)
-            logger.warning(
-                "%s: lost the connection to the Hub while %s (%s); retrying in %.1fs (attempt %d of %d)",
-                ctx.spec, what, _first_line(exc), wait, failures + 1, RETRY.attempts,
-            )  # fmt: skip
-            time.sleep(wait)
+            _retry_or_raise(exc, ctx, what)
+
+
+def _retry_or_raise(exc: Exception, ctx: _Context, what: str) -> None:
+    """Return when ``exc`` is worth another attempt (after backing off), else raise the one-line error.
+
+    A transfer the guarded client saw break was counted and waited out there; any
+    other transient error is counted here, so each retry is logged once.
+    """
+    guard = ctx.guard
+    if guard is None or guard.fatal is not None or not _is_transient(exc):
+        raise _hub_error(exc, ctx) from None
+    if any(isinstance(link, NetworkInterrupted) for link in _chain(exc)):
+        return
+    try:
+        guard.wait(guard.failure(f"{what}: {_first_line(exc)}"))
+    except NetworkGaveUp:
+        raise _hub_error(exc, ctx) from None
 
 
 # --------------------------------------------------------------------------- features -> columns
@@ -500,6 +667,9 @@ def _fetch(url: str, token: str | None) -> bytes | None:
         with fsspec.open(url, "rb") as fh:
             return bytes(fh.read())
     except Exception as exc:
+        guard = network.current()
+        if guard is not None and guard.fatal is not None:
+            raise HubError(guard.fatal) from None  # the scan is over, not this one image
         logger.warning("cannot fetch image %s: %s", url, _first_line(exc))
         return None
 
@@ -652,6 +822,11 @@ class _HubSource:
 
     # ---------------------------------------------------------------- reading
     def read(self) -> Iterator[Batch]:
+        if self.ctx.guard is None:
+            return self._read_all()
+        return network.guarded_iter(self.ctx.guard, self._read_all())
+
+    def _read_all(self) -> Iterator[Batch]:
         notes: set[str] = set()
         cut: list[str] = []
         # Whoever restricts ``Dataset.splits`` (fit reads train only) spares the other streams.
@@ -682,8 +857,8 @@ class _HubSource:
             batch_rows = max(1, min(batch_rows, limit))
         rows = 0
         state: Any = None
-        failures = 0
         first = True
+        guard = self.ctx.guard
         while True:
             stream: Any = None
             iterator: Any = None
@@ -704,7 +879,8 @@ class _HubSource:
                     rows += table.num_rows
                     if self.streaming:
                         state = stream.state_dict()
-                    failures = 0
+                    if guard is not None:
+                        guard.check()
                     if images is not None:
                         yield Batch(split.name, split.path, payload=images, nbytes=int(table.nbytes))
                     else:
@@ -719,16 +895,9 @@ class _HubSource:
             except DataauditError:
                 raise
             except Exception as exc:
-                failures += 1
-                if not self.streaming or not _is_transient(exc) or failures >= RETRY.attempts:
+                if not self.streaming:
                     raise _hub_error(exc, self.ctx) from None
-                wait = RETRY.delay(failures)
-                logger.warning(
-                    "%s: lost the connection to the Hub in split %s after %d rows (%s); "
-                    "resuming in %.1fs (attempt %d of %d)",
-                    self.ctx.spec, split.name, rows, _first_line(exc), wait, failures + 1, RETRY.attempts,
-                )  # fmt: skip
-                time.sleep(wait)
+                _retry_or_raise(exc, self.ctx, f"reading split {split.name} after {rows} rows")
             finally:
                 # Close the generators now, while the interpreter is whole: an abandoned
                 # datasets generator collected at exit prints a spurious traceback.
@@ -812,7 +981,10 @@ def _open_remote(spec: str, config: Config) -> Dataset:
     revision = revision or config.revision
     datasets = _datasets()
     token = auth.resolve(config.token)
-    ctx = _Context(spec, repo_id, revision, token)
+    _install_client()
+    host = urlsplit(auth.endpoint()).hostname or ""
+    guard = Guard(f"the Hub at {auth.endpoint()}", POLICY, config.timeout, hosts=(host,))
+    ctx = _Context(spec, repo_id, revision, token, guard)
 
     def load() -> Any:
         builder = datasets.load_dataset_builder(
@@ -821,8 +993,13 @@ def _open_remote(spec: str, config: Config) -> Dataset:
         with _torch_left_alone():
             return builder, builder.as_streaming_dataset()
 
-    builder, streams = _with_retries("opening the dataset", ctx, load)
-    return _from_builder(builder, streams, ctx, config, None, {"layout": "hub", "repo_id": repo_id})
+    with network.active(guard):
+        builder, streams = _with_retries("opening the dataset", ctx, load)
+        return _with_retries(
+            "reading the features",
+            ctx,
+            lambda: _from_builder(builder, streams, ctx, config, None, {"layout": "hub", "repo_id": repo_id}),
+        )
 
 
 def _open_local_repo(path: Path, spec: str, config: Config) -> Dataset:
