@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     art = load_artefact(args.artefact)
     quiet = args.quiet
     args.quiet = True
-    if art.image is not None and args.modality is None:
-        args.modality = "image"
     cfg = config_from_args(args, args.source)
     thresholds = {
         k: v for k, v in {

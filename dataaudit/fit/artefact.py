@@ -269,7 +269,7 @@ class NumericColumn:
             raise _fail(f"{where}.scale", f"{col.scale!r} is too small to divide by")
         reach = max(abs(col.min - col.center), abs(col.max - col.center), abs(col.fill - col.center))
         if not math.isfinite(reach) or reach / col.scale > _F32_MAX:
-            raise _fail(f"{where}.scale", f"{col.scale!r} maps train values to infinite features")
+            raise _fail(where, f"center {col.center!r} and scale {col.scale!r} map train values to infinite features")
         return col
 
     def check_plan(self, scaling: str, impute: str, where: str) -> None:
@@ -604,7 +604,7 @@ class Artefact:
             data = encode_safetensors(self.tensor_dict(), {"format": FORMAT})
             sha = hashlib.sha256(data).hexdigest()
             clean_stale_temps(path.parent, tpath.name)
-            staged = path.parent / f".{tpath.name}.{sha}.{_owner_tag()}{_STAGED}"
+            staged = path.parent / f".{tpath.name}.{sha}.{owner_tag()}{_STAGED}"
             _write_durably(staged, lambda tmp: tmp.write_bytes(data))
             self.tensors_file, self.tensors_sha256 = tpath.name, sha
         try:
@@ -909,12 +909,13 @@ def _host() -> str:
     return hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
 
 
-def _owner_tag() -> str:
+def owner_tag() -> str:
     """``HOST-PID-RANDOM``: lets a later run tell whether the writer of a temp file still runs."""
     return f"{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _owner_alive(tag: str) -> bool:
+def owner_alive(tag: str) -> bool:
+    """Whether the writer named by an :func:`owner_tag` may still run (unparseable: no)."""
     try:
         host, pid, _ = tag.split("-")
         if host != _host():
@@ -945,7 +946,7 @@ def clean_stale_temps(folder: Path, name: str) -> list[Path]:
             continue
         stem = p.name[len(prefix) :].rsplit(".", 1)[0]
         tag = stem.rsplit(".", 1)[-1]
-        if not _owner_alive(tag):
+        if not owner_alive(tag):
             try:
                 p.unlink()
                 removed.append(p)
@@ -982,7 +983,7 @@ def atomic_write_with(path: Path, write: Any) -> None:
     except OSError as exc:
         raise ArtefactError(f"{path.parent}: cannot create the folder: {exc.strerror or exc}") from None
     clean_stale_temps(path.parent, path.name)
-    tmp = path.with_name(f".{path.name}.{_owner_tag()}{_TMP}")
+    tmp = path.with_name(f".{path.name}.{owner_tag()}{_TMP}")
     _write_durably(tmp, write)
     try:
         os.replace(tmp, path)

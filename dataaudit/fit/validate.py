@@ -136,8 +136,6 @@ def validate(
         raise UsageError(f"unknown validate threshold(s): {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
     params = {**DEFAULTS, **{k: float(v) for k, v in thresholds.items()}}
     cfg = config if config is not None else build_config(str(source), progress=False)
-    if art.image is not None and cfg.modality is None:
-        cfg.modality = "image"
     dataset = open_source(source, cfg)
     check_artefact_matches(art, dataset)
     notes = _notes(dataset, art)
