@@ -348,6 +348,34 @@ def test_any_edit_of_a_real_artefact_with_a_recomputed_hash_loads_usable_or_give
     _check_loaded(_loads_or_one_line(path))
 
 
+_EXTREME = hst.one_of(
+    hst.sampled_from([0.0, -0.0, 5e-324, -5e-324, 1e-300, 1e-30, 1e30, 1e300, -1e300, 1.7976931348623157e308, 1.0, -1.0]),
+    hst.floats(allow_nan=False, allow_infinity=False), hst.integers(-(2**70), 2**70),
+)  # fmt: skip
+
+
+@_FUZZ
+@given(data=hst.data())
+def test_any_numbers_in_a_real_artefact_with_a_recomputed_hash_load_usable_or_give_one_line(
+    tmp_path: Path, table_doc: dict[str, Any], image_doc: dict[str, Any], data: hst.DataObject
+) -> None:
+    doc = copy.deepcopy(data.draw(hst.sampled_from([table_doc, image_doc])))
+    numbers = [p for p in _paths(doc) if p and p[0] in ("table", "image", "fitted_on")
+               and isinstance(_get(doc, p), (int, float)) and not isinstance(_get(doc, p), bool)]  # fmt: skip
+    for where in data.draw(hst.lists(hst.sampled_from(numbers), min_size=1, max_size=4)):
+        doc = _set(doc, where, data.draw(_EXTREME))
+    doc["integrity"] = integrity_hash({k: v for k, v in doc.items() if k != "integrity"})
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    _check_loaded(_loads_or_one_line(path))
+
+
+def _get(doc: Any, path: tuple[Any, ...]) -> Any:
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
 # -- the JSON/safetensors pair is replaced as a pair ---------------------------------------------------
 _KILLED_SAVE = """
 import os, signal, sys
