@@ -150,7 +150,7 @@ class TableTransform:
             if isinstance(col, NumericColumn):
                 ok, num = self._parsed(col, df.schema[col.name])
                 values = df.select(pl.when(ok).then(num).otherwise(float("nan"))).to_series().to_numpy()
-                numeric[col.name] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+                numeric[col.name] = torch.from_numpy(np.array(values, dtype=np.float64))  # a writable copy
             else:
                 categorical[col.name] = df.get_column(col.name).cast(pl.String).to_list()
         return numeric, categorical
