@@ -104,6 +104,25 @@ def test_an_option_that_cannot_apply_is_refused_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("width, size, refused", [(16400, None, True), (16400, "64x8", False), (64, None, False)],
+                         ids=["train images wider than 16384", "the same with --image-size", "ordinary images"])
+def test_a_fitted_image_size_beyond_what_loading_accepts_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], width: int, size: str | None, refused: bool
+) -> None:
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "data" / "train" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (width, 2), color=40 * i).save(tmp_path / "data" / "train" / cls / f"{i}.png")
+    extra = ["--image-size", size] if size else []
+    rc, _, err = _run(["fit", str(tmp_path / "data"), "-o", str(tmp_path / "out" / "p.json"), "-q", *extra], capsys)
+    if refused:
+        assert rc == 2 and "--image-size" in err and not (tmp_path / "out").exists()
+    else:
+        assert rc == 0 and load_artefact(tmp_path / "out" / "p.json").image is not None
+
+
 # -- min_frequency keeps categories seen exactly that often ------------------------------------------
 @pytest.mark.parametrize("min_frequency, kept", [
     (1, ["a", "b", "c"]), (2, ["a", "b"]), (3, ["a"]),

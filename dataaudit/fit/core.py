@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataaudit.errors import SourceError, UsageError
-from dataaudit.fit.artefact import Artefact
+from dataaudit.fit.artefact import MAX_IMAGE_SIDE, Artefact
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -143,8 +143,8 @@ def parse_size(value: tuple[int, int] | str) -> tuple[int, int]:
             raise UsageError(f"--image-size {value!r}: expected WIDTHxHEIGHT, e.g. 224x224") from None
     else:
         w, h = (int(v) for v in value)
-    if w < 1 or h < 1 or w > 16384 or h > 16384:
-        raise UsageError(f"image size {w}x{h} is out of range (1..16384)")
+    if w < 1 or h < 1 or w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE:
+        raise UsageError(f"image size {w}x{h} is out of range (1..{MAX_IMAGE_SIDE})")
     return w, h
 
 

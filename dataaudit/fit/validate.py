@@ -157,7 +157,7 @@ def validate(
         modality="image" if art.image is not None else art.modality,
         splits={s.name: {"rows": s.rows} for s in splits.values()} or {"train": {"rows": 0}},
         findings=findings,
-        label_column=art.label.column if art.label else None,
+        label_column=_label_column(art),
         fail_on=Severity.parse(fail_on),
         duration_s=time.perf_counter() - start,
         detected={**dataset.detected, "artefact": str(art.path) if art.path else None,
@@ -172,13 +172,21 @@ def _notes(dataset: Dataset, art: Artefact) -> list[str]:
     replaced by what validate does: the label is the artefact's, the split is ``new``."""
     out: list[str] = []
     for note in dataset.notes:
-        if note.startswith("no label column found") and art.label is not None:
+        if note.startswith("no label column found") and _label_column(art) is not None:
             continue
         if note.endswith("split, train") and dataset.detected.get("layout") in _IMPLICIT_TRAIN:
             out.append(f"no split information: the data is reported as split {NEW_SPLIT!r}")
             continue
         out.append(note)
     return out
+
+
+def _label_column(art: Artefact) -> str | None:
+    """The label the artefact was fitted with: its class map's column, or a regression target."""
+    if art.label is not None:
+        return art.label.column
+    name = art.options.get("label_column")
+    return name if isinstance(name, str) else None
 
 
 def _renamed(dataset: Dataset) -> Dataset:
