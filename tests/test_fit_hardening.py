@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hst
 
 from dataaudit.cli import main
@@ -365,6 +365,31 @@ def test_any_edit_of_a_real_artefact_with_a_recomputed_hash_loads_usable_or_give
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
     _check_loaded(_loads_or_one_line(path))
+
+
+_INTS = hst.one_of(hst.integers(-4, 64), hst.integers(-(2**70), 2**70))
+
+
+@_FUZZ
+@given(raw=hst.binary(max_size=200), header=hst.dictionaries(
+    hst.text(max_size=5),
+    hst.fixed_dictionaries({"dtype": hst.sampled_from(["F64", "F32", "I64", "U8", 5]),
+                            "shape": hst.lists(_INTS, max_size=3), "data_offsets": hst.lists(_INTS, max_size=3)}),
+    max_size=3))  # fmt: skip
+@example(raw=b"", header={"t": {"dtype": "F64", "shape": [2**32, 2**32], "data_offsets": [0, 0]}})  # int64 wraps to 0
+def test_any_safetensors_bytes_or_header_decode_or_give_one_line(raw: bytes, header: dict[str, Any]) -> None:
+    import struct
+
+    from dataaudit.fit.artefact import decode_safetensors
+
+    head = json.dumps(header).encode()
+    for blob in (raw, struct.pack("<Q", len(head)) + head + raw):
+        try:
+            arrays, _ = decode_safetensors(blob)
+        except ArtefactError as exc:
+            assert "\n" not in exc.message and len(exc.message) < 2000
+        else:
+            assert all(np.isfinite(a).all() for a in arrays.values())
 
 
 _EXTREME = hst.one_of(

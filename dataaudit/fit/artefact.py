@@ -81,7 +81,10 @@ def _show(value: Any) -> str:
     """``repr`` for a message, short even for a 5,000-digit integer (whose ``str`` raises)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         return f"an integer of about {value.bit_length() * 0.30103:.0f} digits"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # a huge integer nested in a list
+        return "a value too large to print"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
