@@ -253,3 +253,34 @@ def test_control_a_few_missing_columns_are_findings_not_a_refusal(tmp_path: Path
     report = validate(tmp_path / "new.csv", artefacts["wine_uci"])
     [f] = [f for f in report.findings if f.check == "schema_mismatch" and f.severity == Severity.ERROR]
     assert f.details["missing"] == ["alcohol", "ash"]
+
+
+@pytest.mark.parametrize("every, severity", [(2, Severity.ERROR), (12, Severity.WARNING)],
+                         ids=["half of a column missing is an error", "a twelfth missing stays a warning"])
+def test_a_large_rise_of_missing_values_is_an_error(tmp_path: Path, every: int, severity: Severity) -> None:
+    train, test = random_split(real_table("wine"), 1)
+    (tmp_path / "ds").mkdir()
+    train.write_csv(tmp_path / "ds" / "train.csv")
+    test.with_row_index("i").with_columns(
+        pl.when(pl.col("i") % every == 0).then(None).otherwise(pl.col("magnesium")).alias("magnesium")
+    ).drop("i").write_csv(tmp_path / "test.csv")
+    fit(tmp_path / "ds", tmp_path / "p.json", label="target")
+    [f] = [f for f in validate(tmp_path / "test.csv", tmp_path / "p.json").findings
+           if f.details.get("kind") == "missing_rate"]  # fmt: skip
+    assert (f.column, f.severity) == ("magnesium", severity)
+
+
+@pytest.mark.parametrize("every, severity", [(2, Severity.ERROR), (10, Severity.WARNING)],
+                         ids=["half of the values unseen in train is an error", "a tenth unseen stays a warning"])
+def test_a_large_share_of_unseen_categories_is_an_error(tmp_path: Path, every: int, severity: Severity) -> None:
+    df = real_table("iris")
+    train, test = random_split(df, 2)
+    (tmp_path / "ds").mkdir()
+    train.write_csv(tmp_path / "ds" / "train.csv")
+    test.with_row_index("i").with_columns(
+        pl.when(pl.col("i") % every == 0).then(pl.lit("class_unknown")).otherwise(pl.col("target")).alias("target")
+    ).drop("i").write_csv(tmp_path / "test.csv")
+    fit(tmp_path / "ds", tmp_path / "p.json", label="sepal_length_cm", categorical=["target"], task="regression")
+    [f] = [f for f in validate(tmp_path / "test.csv", tmp_path / "p.json").findings
+           if f.details.get("kind") == "unseen_categories"]  # fmt: skip
+    assert (f.column, f.severity) == ("target", severity)

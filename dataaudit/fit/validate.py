@@ -19,7 +19,9 @@ Finding ids (``check``):
     ``range_error`` of the column's values (and at least ``min_error_count``
     values): the model never saw such inputs; ``missing_rate``: the imputed
     share exceeds the train share by more than ``missing_margin`` and by more than
-    three standard errors (so small samples do not raise it by chance);
+    three standard errors (so small samples do not raise it by chance), an error
+    when it rose by ``missing_error`` or more; unseen categories are an error when
+    their share rose by ``unknown_error`` or more;
     ``non_numeric``: a few unparseable values in a numeric column (imputed);
     images: a mode not seen in train, an aspect ratio far from the target's
     (distorted by the resize), or images much smaller than the target (upsampled).
@@ -71,6 +73,8 @@ DEFAULTS: dict[str, float] = {
     "shift_threshold": 0.5,
     "shift_error": 1.0,
     "range_error": 0.05,
+    "missing_error": 0.25,
+    "unknown_error": 0.25,
     "min_error_count": 5,
     "min_shift_count": 30,
     "aspect_tolerance": 0.25,
@@ -413,11 +417,14 @@ def _rate_rose(new: float, train: float, n: int, margin: float) -> bool:
 
 
 def _missing_finding(split: str, name: str, st: _Col, share: float, train: float, p: dict[str, float]) -> Finding:
+    error = share - train >= p["missing_error"]
     return Finding(
-        check="serving_skew", severity=Severity.WARNING, split=split, column=name,
+        check="serving_skew", severity=Severity.ERROR if error else Severity.WARNING, split=split, column=name,
         count=st.missing + st.non_numeric, fraction=share,
-        message=f"{share:.1%} of {name!r} will be imputed (missing or unusable), {train:.1%} in train",
-        details={"kind": "missing_rate", "new": share, "train": train, "margin": p["missing_margin"]},
+        message=f"{share:.1%} of {name!r} will be imputed (missing or unusable), {train:.1%} in train"
+                + (f"; a rise of {p['missing_error']:.0%} or more is an error" if error else ""),
+        details={"kind": "missing_rate", "new": share, "train": train, "margin": p["missing_margin"],
+                 "error_rise": p["missing_error"]},
     )  # fmt: skip
 
 
@@ -429,14 +436,17 @@ def _categorical_findings(split: str, col: CategoricalColumn, st: _Col, p: dict[
         limit = col.unknown_fraction + (p["unknown_margin"] if col.unknown_fraction > 0 else 0.0)
         if share > limit:
             top = st.unseen.most_common(20)
+            error = share - col.unknown_fraction >= p["unknown_error"]
             out.append(Finding(
-                check="serving_skew", severity=Severity.WARNING, split=split, column=col.name,
+                check="serving_skew", severity=Severity.ERROR if error else Severity.WARNING, split=split,
+                column=col.name,
                 count=st.unknown, fraction=st.unknown / st.count,
                 message=f"{st.unknown} value(s) of {col.name!r} ({share:.1%}) are not in the fitted vocabulary "
                         f"and map to the unknown bucket ({col.unknown_fraction:.1%} in train), e.g. "
                         + ", ".join(repr(v) for v, _ in top[:5]),
                 examples=st.unseen_examples,
                 details={"kind": "unseen_categories", "share": share, "train_share": col.unknown_fraction,
+                         "error_rise": p["unknown_error"],
                          "unseen": dict(top), "vocabulary_size": len(col.vocabulary)},
             ))  # fmt: skip
     share_missing = st.missing / st.count
