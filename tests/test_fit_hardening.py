@@ -614,3 +614,20 @@ def test_partial_caches_and_temp_files_of_killed_runs_are_removed_when_a_cache_i
     alive.write_bytes(b"{")
     open_cache(root / "images-train-other", "other")
     assert not partial.exists() and not tmp.exists() and alive.exists()
+
+
+def test_a_table_loader_cache_on_a_full_disk_is_one_line_and_leaves_nothing(
+    small_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    from dataaudit.loader import build_loader
+    from dataaudit.loader.cache import CacheError
+
+    art = tmp_path / "wine.json"
+    fit(SAMPLES / "tables_faulty", art)
+    fill_up(small_disk)
+    with pytest.raises(CacheError) as err:
+        build_loader(SAMPLES / "tables_faulty", artefact=art, batch_size=8, cache_dir=small_disk)
+    assert len(err.value.message.splitlines()) == 1 and "DATAAUDIT_CACHE" in err.value.message
+    left = [p for p in small_disk.rglob("*") if p.name != "filler" and p.is_file()]
+    assert left == []
