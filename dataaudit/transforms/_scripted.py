@@ -60,6 +60,10 @@ class ImagePreprocess(torch.nn.Module):
         return y if batched else y.squeeze(0)
 
 
+def _digit(c: str) -> bool:
+    return c >= "0" and c <= "9"  # ASCII only, as polars parses numbers (str.isdigit takes any script)
+
+
 def _plain_number(t: str) -> bool:
     """Whether ``t`` is a finite decimal number (``-999``, ``-999.000000``, ``1e3``), so that
     ``float(t)`` cannot raise (TorchScript has no try/except)."""
@@ -68,12 +72,12 @@ def _plain_number(t: str) -> bool:
     if i < n and (t[i] == "+" or t[i] == "-"):
         i += 1
     digits = 0
-    while i < n and t[i].isdigit():
+    while i < n and _digit(t[i]):
         i += 1
         digits += 1
     if i < n and t[i] == ".":
         i += 1
-        while i < n and t[i].isdigit():
+        while i < n and _digit(t[i]):
             i += 1
             digits += 1
     if digits == 0:
@@ -83,7 +87,7 @@ def _plain_number(t: str) -> bool:
         if i < n and (t[i] == "+" or t[i] == "-"):
             i += 1
         exp = 0
-        while i < n and t[i].isdigit():
+        while i < n and _digit(t[i]):
             i += 1
             exp += 1
         if exp == 0:
