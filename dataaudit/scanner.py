@@ -144,6 +144,10 @@ def scan(
     if normalization:
         extras["normalization"] = normalization
     dataset = open_source(path, cfg)
+    if artefact is not None:  # an artefact of another dataset or modality: exit 2, one line
+        from dataaudit.fit.compat import check_artefact_file
+
+        check_artefact_file(artefact, dataset)
     validator = None
     if expectations is not None:
         # Great Expectations is imported only if the suite holds types native.py does not answer.

@@ -25,14 +25,15 @@ def register(sub: Any) -> None:
     g = p.add_argument_group("tables")
     g.add_argument("--robust", action="store_true", help="robust scaling: subtract the median, divide by the IQR")
     g.add_argument("--scaling", choices=("standard", "robust", "none"), help="numeric scaling (default: standard)")
-    g.add_argument("--impute", choices=("median", "mean"), default="median",
+    g.add_argument("--impute", choices=("median", "mean"),
                    help="numeric imputation value (default: median)")
-    g.add_argument("--categories", choices=("onehot", "index"), default="onehot",
-                   help="categorical encoding: one-hot with an unknown slot, or an index with 0 = unknown")
-    g.add_argument("--max-categories", type=int, default=100, metavar="N",
+    g.add_argument("--categories", choices=("onehot", "index"),
+                   help="categorical encoding: one-hot with an unknown slot, or an index with 0 = unknown "
+                        "(default: onehot)")
+    g.add_argument("--max-categories", type=int, metavar="N",
                    help="vocabulary cap per column, most frequent first (default 100)")
-    g.add_argument("--min-frequency", type=int, default=1, metavar="N",
-                   help="train count a value needs to get its own slot (default 1)")
+    g.add_argument("--min-frequency", type=int, metavar="N",
+                   help="train count a value needs (at least N) to get its own slot (default 1)")
     g.add_argument("--categorical", action="append", default=[], metavar="COL", help="treat COL as categorical")
     g.add_argument("--numeric", action="append", default=[], metavar="COL", help="treat COL as numeric")
     g.add_argument("--drop", action="append", default=[], metavar="COL", help="leave COL out of the features")
@@ -57,17 +58,33 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = args.quiet
     args.quiet = True  # no progress bar: fit prints its own summary
+    if args.torchscript:
+        from pathlib import Path
+
+        from dataaudit.errors import UsageError, require
+
+        require("torch", "torch")  # before fitting: a missing extra must not leave a half-done output
+        if Path(args.torchscript).resolve() == Path(args.output).resolve():
+            raise UsageError("--torchscript must name another file than --output")
     cfg = config_from_args(args, args.source)
+    # fit without writing, build the TorchScript module, and only then write: an option
+    # that cannot be honoured leaves nothing behind
     art = fit(
-        args.source, args.output, config=cfg, robust=args.robust, scaling=args.scaling, impute=args.impute,
+        args.source, None, config=cfg, robust=args.robust, scaling=args.scaling, impute=args.impute,
         categories=args.categories, max_categories=args.max_categories, min_frequency=args.min_frequency,
         categorical=args.categorical, numeric=args.numeric, drop=args.drop, task=args.task,
-        image_size=args.image_size, tensors=args.safetensors,
+        image_size=args.image_size,
     )  # fmt: skip
+    module = None
     if args.torchscript:
-        from dataaudit.transforms import export_torchscript
+        from dataaudit.transforms.export import scripted_module
 
-        export_torchscript(art, args.torchscript)
+        module = scripted_module(art)
+    art.save(args.output, tensors=args.safetensors)
+    if module is not None:
+        from dataaudit.transforms.export import save_module
+
+        save_module(module, args.torchscript)
     if args.report_format == "json":
         sys.stdout.write(art.to_json())
         return 0

@@ -30,6 +30,15 @@ def register(sub: Any) -> None:
                    help="tolerated rise of the missing share over train's (default 0.05)")
     g.add_argument("--shift-threshold", type=float, metavar="SD",
                    help="mean shift, in train standard deviations, reported as distribution_shift (default 0.5)")
+    g.add_argument("--shift-error", type=float, metavar="SD",
+                   help="mean shift from which distribution_shift is an error (default 1.0)")
+    g.add_argument("--range-error", type=float, metavar="F",
+                   help="share of a column's values outside the train range from which it is an error "
+                        "(default 0.05)")
+    g.add_argument("--missing-error", type=float, metavar="F",
+                   help="rise of the missing share over train's from which it is an error (default 0.25)")
+    g.add_argument("--unknown-error", type=float, metavar="F",
+                   help="rise of the unseen-category share over train's from which it is an error (default 0.25)")
     g = p.add_argument_group("gate and output")
     g.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                    help="lowest severity that fails (default: error)")
@@ -50,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
     art = load_artefact(args.artefact)
     quiet = args.quiet
     args.quiet = True
-    if art.image is not None and args.modality is None:
-        args.modality = "image"
     cfg = config_from_args(args, args.source)
     thresholds = {
         k: v for k, v in {
             "range_margin": args.range_margin, "unknown_margin": args.unknown_margin,
             "missing_margin": args.missing_margin, "shift_threshold": args.shift_threshold,
+            "shift_error": args.shift_error, "range_error": args.range_error,
+            "missing_error": args.missing_error, "unknown_error": args.unknown_error,
         }.items() if v is not None
     }  # fmt: skip
     report = validate(args.source, art, config=cfg, fail_on=args.fail_on, **thresholds)

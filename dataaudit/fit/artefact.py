@@ -38,7 +38,9 @@ import json
 import math
 import os
 import struct
-import tempfile
+import sys
+import socket
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,15 @@ UNKNOWN = "__unknown__"
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".joblib", ".ckpt", ".bin", ".npy", ".npz"})
 _MAX_JSON_BYTES = 256 * 1024 * 1024
 _MAX_SAFETENSORS_HEADER = 16 * 1024 * 1024
+MAX_IMAGE_SIDE = 16384
+"""Largest fitted image width or height (a 16384x16384 RGB image is 768 MiB as uint8)."""
+MAX_INT = 2**63 - 1
+"""Largest integer an artefact field may hold (counts are int64 everywhere else)."""
+MAX_DEPTH = 32
+"""Deepest nesting of JSON values accepted (the real documents nest at most 5 levels)."""
+_F32_MAX = float(np.finfo(np.float32).max)
+MIN_IMAGE_STD = 1e-12
+"""Smallest per-channel image std: below it a normalised pixel (at most 1/std) is not a usable number."""
 
 
 # --------------------------------------------------------------------------------------
@@ -64,6 +75,35 @@ _MAX_SAFETENSORS_HEADER = 16 * 1024 * 1024
 # --------------------------------------------------------------------------------------
 def _fail(where: str, message: str) -> ArtefactError:
     return ArtefactError(f"invalid artefact: {where}: {message}")
+
+
+def _show(value: Any) -> str:
+    """``repr`` for a message, short even for a 5,000-digit integer (whose ``str`` raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return f"an integer of about {value.bit_length() * 0.30103:.0f} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # a huge integer nested in a list
+        return "a value too large to print"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_depth(doc: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[Any, int, str]] = [(doc, 1, "document")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, dict):
+            items: Any = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        if depth > limit:
+            raise _fail(where, f"nested deeper than {limit} levels")
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                stack.append((v, depth + 1, f"{where}[{k}]" if isinstance(k, int) else f"{where}.{k}"))
 
 
 def _obj(value: Any, where: str, required: Sequence[str], optional: Sequence[str] = ()) -> dict[str, Any]:
@@ -82,7 +122,7 @@ def _str(value: Any, where: str, choices: Sequence[str] | None = None) -> str:
     if not isinstance(value, str):
         raise _fail(where, f"expected a string, got {type(value).__name__}")
     if choices is not None and value not in choices:
-        raise _fail(where, f"{value!r} is not one of {', '.join(choices)}")
+        raise _fail(where, f"{_show(value)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -90,20 +130,25 @@ def _opt_str(value: Any, where: str) -> str | None:
     return None if value is None else _str(value, where)
 
 
-def _int(value: Any, where: str, minimum: int | None = 0) -> int:
+def _int(value: Any, where: str, minimum: int | None = 0, maximum: int = MAX_INT) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(where, f"expected an integer, got {type(value).__name__}")
     if minimum is not None and value < minimum:
-        raise _fail(where, f"expected an integer >= {minimum}, got {value}")
+        raise _fail(where, f"expected an integer >= {minimum}, got {_show(value)}")
+    if value > maximum:
+        raise _fail(where, f"expected an integer <= {maximum}, got {_show(value)}")
     return value
 
 
 def _float(value: Any, where: str, positive: bool = False, unit: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(where, f"expected a number, got {type(value).__name__}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
     if not math.isfinite(out):
-        raise _fail(where, f"expected a finite number, got {value!r}")
+        raise _fail(where, f"expected a finite number, got {_show(value)}")
     if positive and out <= 0:
         raise _fail(where, f"expected a positive number, got {value!r}")
     if unit and not 0.0 <= out <= 1.0:
@@ -124,14 +169,24 @@ def _str_list(value: Any, where: str, unique: bool = True) -> list[str]:
     return out
 
 
+def _pixel_list(value: Any, where: str) -> list[float]:
+    out = _float_list(value, where)
+    for i, v in enumerate(out):
+        if not 0.0 <= v <= 1.0:
+            raise _fail(f"{where}[{i}]", f"{v!r} is not a pixel statistic in [0, 1]")
+    return out
+
+
 def _float_list(value: Any, where: str, positive: bool = False) -> list[float]:
     return [_float(v, f"{where}[{i}]", positive=positive) for i, v in enumerate(_list(value, where))]
 
 
 def _json_value(value: Any, where: str) -> Any:
     """Plain JSON data only (for free-form ``options``), finite numbers."""
-    if value is None or isinstance(value, (bool, str, int)):
+    if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, int):
+        return _int(value, where, minimum=-MAX_INT)
     if isinstance(value, float):
         return _float(value, where)
     if isinstance(value, list):
@@ -205,7 +260,38 @@ class NumericColumn:
             raise _fail(f"{where}.std", "must not be negative")
         if col.min > col.max:
             raise _fail(where, "min is greater than max")
+        if not col.min <= col.q25 <= col.median <= col.q75 <= col.max:
+            raise _fail(where, "quantiles out of order (need min <= q25 <= median <= q75 <= max)")
+        spread = col.max - col.min
+        slack = 1e-9 * max(abs(col.min), abs(col.max), 1e-300)
+        if not col.min - slack <= col.mean <= col.max + slack:
+            raise _fail(f"{where}.mean", f"{col.mean!r} lies outside [min, max]")
+        if col.std > 0.5 * spread * (1 + 1e-9) + slack:
+            raise _fail(f"{where}.std", f"{col.std!r} is larger than half the range, impossible for its values")
+        if col.scale < sys.float_info.min:
+            raise _fail(f"{where}.scale", f"{col.scale!r} is too small to divide by")
+        reach = max(abs(col.min - col.center), abs(col.max - col.center), abs(col.fill - col.center))
+        if not math.isfinite(reach) or reach / col.scale > _F32_MAX:
+            raise _fail(where, f"center {col.center!r} and scale {col.scale!r} map train values to infinite features")
         return col
+
+    def check_plan(self, scaling: str, impute: str, where: str) -> None:
+        """The fitted numbers must be those fitting derives from the statistics."""
+        if scaling == "standard":
+            center, scale = self.mean, self.std
+        elif scaling == "robust":
+            center, scale = self.median, self.q75 - self.q25
+        else:
+            center, scale = 0.0, 1.0
+        if not scale > 0:
+            scale = 1.0
+        if self.center != center:
+            raise _fail(f"{where}.center", f"{self.center!r} is not what {scaling} scaling gives ({center!r})")
+        if self.scale != scale:
+            raise _fail(f"{where}.scale", f"{self.scale!r} is not what {scaling} scaling gives ({scale!r})")
+        fill = self.median if impute == "median" else self.mean
+        if self.fill != fill:
+            raise _fail(f"{where}.fill", f"{self.fill!r} is not the train {impute} ({fill!r})")
 
 
 @dataclass
@@ -333,6 +419,11 @@ class TablePlan:
         )
         if _str_list(d["features"], f"{where}.features", unique=False) != plan.features:
             raise _fail(f"{where}.features", "does not match the columns and encoding")
+        for i, col in enumerate(plan.columns):
+            if isinstance(col, NumericColumn):
+                col.check_plan(plan.scaling, plan.impute, f"{where}.columns[{i}]")
+            elif col.vocabulary and col.fill not in col.vocabulary:
+                raise _fail(f"{where}.columns[{i}].fill", f"{_show(col.fill)} is not in the vocabulary")
         return plan
 
 
@@ -386,14 +477,14 @@ class ImagePlan:
         if not isinstance(d["size_stats"], dict) or not isinstance(d["modes"], dict):
             raise _fail(where, "size_stats and modes must be objects")
         plan = cls(
-            height=_int(d["height"], f"{where}.height", minimum=1),
-            width=_int(d["width"], f"{where}.width", minimum=1),
+            height=_int(d["height"], f"{where}.height", minimum=1, maximum=MAX_IMAGE_SIDE),
+            width=_int(d["width"], f"{where}.width", minimum=1, maximum=MAX_IMAGE_SIDE),
             mode=_str(d["mode"], f"{where}.mode", ("RGB", "L")),
-            mean=_float_list(d["mean"], f"{where}.mean"),
+            mean=_pixel_list(d["mean"], f"{where}.mean"),
             std=_float_list(d["std"], f"{where}.std", positive=True),
             pixels=_int(d["pixels"], f"{where}.pixels"),
-            source_mean=_float_list(d["source_mean"], f"{where}.source_mean"),
-            source_std=_float_list(d["source_std"], f"{where}.source_std"),
+            source_mean=_pixel_list(d["source_mean"], f"{where}.source_mean"),
+            source_std=_pixel_list(d["source_std"], f"{where}.source_std"),
             images=_int(d["images"], f"{where}.images"),
             interpolation=_str(d["interpolation"], f"{where}.interpolation", ("bilinear",)),
             antialias=d["antialias"],
@@ -403,6 +494,10 @@ class ImagePlan:
         want = 3 if plan.mode == "RGB" else 1
         if any(len(v) != want for v in (plan.mean, plan.std, plan.source_mean, plan.source_std)):
             raise _fail(where, f"mode {plan.mode} needs {want} mean and std values")
+        for c, v in enumerate(plan.std):
+            # pixels are in [0, 1]: their std is at most 0.5, or 1.0 for a constant channel
+            if not (MIN_IMAGE_STD <= v <= 0.5 or v == 1.0):
+                raise _fail(f"{where}.std[{c}]", f"{v!r} is not a std of pixels in [0, 1]")
         return plan
 
 
@@ -447,6 +542,8 @@ class Artefact:
     """Where the artefact was loaded from or saved to."""
     tensors_file: str | None = field(default=None, compare=False)
     """Name of the safetensors file beside the JSON, if one was written."""
+    tensors_sha256: str | None = field(default=None, compare=False)
+    """SHA-256 of that file's bytes (what the JSON records)."""
 
     def __post_init__(self) -> None:
         if (self.modality == "image") != (self.image is not None) or (self.modality != "image") != (self.table is not None):
@@ -474,8 +571,8 @@ class Artefact:
         doc = self.body()
         doc["tensors"] = None
         if self.tensors_file is not None and self.path is not None:
-            tpath = self.path.parent / self.tensors_file
-            doc["tensors"] = {"file": self.tensors_file, "sha256": _sha256_file(tpath)}
+            sha = self.tensors_sha256 or _sha256_file(self.path.parent / self.tensors_file)
+            doc["tensors"] = {"file": self.tensors_file, "sha256": sha}
         doc["integrity"] = integrity_hash(doc)
         return doc
 
@@ -483,18 +580,50 @@ class Artefact:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def save(self, path: str | Path, tensors: bool = False) -> Path:
-        """Write the JSON (and, with ``tensors``, ``<stem>.safetensors`` beside it) atomically."""
+        """Write the JSON (and, with ``tensors``, ``<stem>.safetensors`` beside it) atomically.
+
+        The pair is replaced as a pair: the new tensors are first written to a staged
+        file named by their hash, then the JSON is renamed into place (the one commit
+        point), then the staged file is renamed over ``<stem>.safetensors``. A run
+        killed before the commit leaves the old pair intact; one killed after it
+        leaves a JSON whose tensors :func:`load_artefact` finds in the staged file.
+        Temp and staged files of killed runs are removed by the next save.
+        """
         path = Path(path)
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise ArtefactError(f"{path}: artefacts are JSON; use a .json file name")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if tensors and path.suffix.lower() == ".safetensors":
+            raise ArtefactError(f"{path}: the JSON artefact needs another name than its .safetensors file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtefactError(f"{path.parent}: cannot create the folder: {exc.strerror or exc}") from None
         self.path = path
         self.tensors_file = None
+        self.tensors_sha256 = None
+        staged: Path | None = None
+        tpath = path.with_suffix(".safetensors")
         if tensors:
-            tpath = path.with_suffix(".safetensors")
-            _atomic_write(tpath, encode_safetensors(self.tensor_dict(), {"format": FORMAT}))
-            self.tensors_file = tpath.name
-        _atomic_write(path, self.to_json().encode("utf-8"))
+            data = encode_safetensors(self.tensor_dict(), {"format": FORMAT})
+            sha = hashlib.sha256(data).hexdigest()
+            clean_stale_temps(path.parent, tpath.name)
+            staged = path.parent / f".{tpath.name}.{sha}.{owner_tag()}{_STAGED}"
+            _write_durably(staged, lambda tmp: tmp.write_bytes(data))
+            self.tensors_file, self.tensors_sha256 = tpath.name, sha
+        try:
+            atomic_write_with(path, lambda tmp: tmp.write_bytes(self.to_json().encode("utf-8")))
+        except BaseException:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            raise
+        if staged is not None:
+            try:
+                os.replace(staged, tpath)
+            except OSError as exc:
+                raise ArtefactError(
+                    f"{tpath}: cannot move the tensors into place ({exc.strerror or exc}); "
+                    f"{path} reads them from {staged.name} until the next save"
+                ) from None
         return path
 
     def tensor_dict(self) -> dict[str, np.ndarray]:
@@ -520,12 +649,13 @@ class Artefact:
                 "fitted_on", "label", "table", "image", "options", "tensors", "integrity"]  # fmt: skip
         if not isinstance(doc, dict):
             raise _fail("document", "expected a JSON object")
+        check_depth(doc)
         if doc.get("format") != FORMAT:
-            raise _fail("format", f"not a dataaudit preprocessing artefact (format {doc.get('format')!r})")
+            raise _fail("format", f"not a dataaudit preprocessing artefact (format {_show(doc.get('format'))})")
         version = doc.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ArtefactError(
-                f"artefact schema_version {version!r} is not supported by dataaudit {__version__} "
+                f"artefact schema_version {_show(version)} is not supported by dataaudit {__version__} "
                 f"(expects {SCHEMA_VERSION}); refit it with this version"
             )
         doc = _obj(doc, "document", keys)
@@ -541,10 +671,10 @@ class Artefact:
         try:
             _dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
-            raise _fail("created", f"expected an ISO 8601 UTC time, got {created!r}") from None
+            raise _fail("created", f"expected an ISO 8601 UTC time, got {_show(created)}") from None
         fingerprint = _str(fitted["fingerprint"], "fitted_on.fingerprint")
         if not fingerprint.startswith("xxh3_128:") or len(fingerprint) != len("xxh3_128:") + 32:
-            raise _fail("fitted_on.fingerprint", f"unexpected fingerprint {fingerprint!r}")
+            raise _fail("fitted_on.fingerprint", f"unexpected fingerprint {_show(fingerprint)}")
         options = doc["options"]
         if not isinstance(options, dict):
             raise _fail("options", "expected an object")
@@ -567,14 +697,13 @@ class Artefact:
             t = _obj(tensors, "tensors", ["file", "sha256"])
             name = _str(t["file"], "tensors.file")
             if Path(name).name != name or not name.endswith(".safetensors"):
-                raise _fail("tensors.file", f"must be a .safetensors file name beside the JSON, got {name!r}")
+                raise _fail("tensors.file", f"must be a .safetensors file name beside the JSON, got {_show(name)}")
             if base is None:
                 raise _fail("tensors", "a safetensors file is referenced but the artefact has no location")
-            tpath = base / name
-            if not tpath.is_file():
-                raise ArtefactError(f"{tpath}: safetensors file named by the artefact is missing")
-            if _sha256_file(tpath) != _str(t["sha256"], "tensors.sha256"):
-                raise ArtefactError(f"{tpath}: safetensors file does not match the artefact (hash differs)")
+            sha = _str(t["sha256"], "tensors.sha256")
+            if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+                raise _fail("tensors.sha256", "expected 64 lowercase hex digits")
+            tpath = _tensors_file(base, name, sha)
             arrays, _meta = decode_safetensors(tpath.read_bytes(), str(tpath))
             expected = art.tensor_dict()
             if set(arrays) != set(expected) or any(
@@ -582,6 +711,7 @@ class Artefact:
             ):
                 raise ArtefactError(f"{tpath}: tensors disagree with the numbers in the JSON artefact")
             art.tensors_file = name
+            art.tensors_sha256 = sha
         return art
 
 
@@ -673,10 +803,16 @@ def load_artefact(path: str | Path) -> Artefact:
         raise ArtefactError(f"{path}: {exc.message}") from None
     except json.JSONDecodeError as exc:
         raise ArtefactError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise ArtefactError(f"{path}: invalid artefact: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ArtefactError(f"{path}: not a usable JSON artefact ({str(exc).splitlines()[0][:120]})") from None
     try:
         art = Artefact.from_dict(doc, base=path.parent)
     except ArtefactError as exc:
         raise ArtefactError(f"{path}: {exc.message}") from None
+    except RecursionError:
+        raise ArtefactError(f"{path}: invalid artefact: JSON nested too deeply") from None
     art.path = path
     return art
 
@@ -718,7 +854,7 @@ def decode_safetensors(raw: bytes, where: str = "safetensors") -> tuple[dict[str
         raise ArtefactError(f"{where}: safetensors header length {n} is not sane for a {len(raw)}-byte file")
     try:
         header = json.loads(raw[8 : 8 + n].decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, ArtefactError):
+    except (UnicodeDecodeError, ValueError, RecursionError, ArtefactError):
         raise ArtefactError(f"{where}: safetensors header is not valid JSON") from None
     if not isinstance(header, dict):
         raise ArtefactError(f"{where}: safetensors header is not an object")
@@ -729,21 +865,21 @@ def decode_safetensors(raw: bytes, where: str = "safetensors") -> tuple[dict[str
     arrays: dict[str, np.ndarray] = {}
     spans: list[tuple[int, int]] = []
     for name, info in header.items():
-        w = f"{where}: tensor {name!r}"
+        w = f"{where}: tensor {_show(name)}"
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise ArtefactError(f"{w}: entry must have exactly dtype, shape and data_offsets")
         dtype: np.dtype[Any] | None = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
         if dtype is None:
-            raise ArtefactError(f"{w}: dtype {info['dtype']!r} is not allowed (F64, F32, I64)")
+            raise ArtefactError(f"{w}: dtype {_show(info['dtype'])} is not allowed (F64, F32, I64)")
         shape, offs = info["shape"], info["data_offsets"]
         if not (isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
-            raise ArtefactError(f"{w}: bad shape {shape!r}")
+            raise ArtefactError(f"{w}: bad shape {_show(shape)}")
         if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) and not isinstance(o, bool) for o in offs)):
-            raise ArtefactError(f"{w}: bad data_offsets {offs!r}")
+            raise ArtefactError(f"{w}: bad data_offsets {_show(offs)}")
         start, end = offs
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)  # Python integers: np.prod would wrap around for huge shapes
         if not 0 <= start <= end <= len(data) or end - start != count * dtype.itemsize:
-            raise ArtefactError(f"{w}: data_offsets {offs} do not fit shape {shape} and the file size")
+            raise ArtefactError(f"{w}: data_offsets {_show(offs)} do not fit shape {_show(shape)} and the file size")
         arr = np.frombuffer(data[start:end], dtype=dtype).reshape(shape)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise ArtefactError(f"{w}: holds non-finite values")
@@ -767,15 +903,114 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+_TMP = ".tmp"
+_STAGED = ".staged"
+
+
+def _host() -> str:
+    # hashed: a host name may hold dots and dashes, which the file-name parsing splits on
+    return hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def owner_tag() -> str:
+    """``HOST-PID-RANDOM``: lets a later run tell whether the writer of a temp file still runs."""
+    return f"{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the writer named by an :func:`owner_tag` may still run (unparseable: no)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        host, pid, _ = tag.split("-")
+        if host != _host():
+            return True  # another machine's writer (shared folder): leave its files alone
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(folder: Path, name: str) -> list[Path]:
+    """Remove the temp and staged files of ``folder/name`` whose writer no longer runs.
+
+    Writers name them ``.NAME.[HASH.]HOST-PID-RAND.tmp`` (or ``.staged``); a killed
+    run leaves them behind, and the next write of the same file removes them.
+    Returns what was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    prefix = f".{name}."
+    for p in entries:
+        if not p.name.startswith(prefix) or not p.name.endswith((_TMP, _STAGED)):
+            continue
+        stem = p.name[len(prefix) :].rsplit(".", 1)[0]
+        tag = stem.rsplit(".", 1)[-1]
+        if not owner_alive(tag):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def _write_durably(tmp: Path, write: Any) -> None:
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ArtefactError(f"{tmp.parent}: cannot write {tmp.name}: {exc.strerror or exc}") from None
         raise
+
+
+def atomic_write_with(path: Path, write: Any) -> None:
+    """Replace ``path`` atomically with what ``write(tmp_path)`` writes.
+
+    The temp file sits beside ``path`` under a name that carries this process's id,
+    so :func:`clean_stale_temps` (called first) removes those of killed runs. A full
+    disk or any other ``OSError`` is an :class:`~dataaudit.errors.ArtefactError`
+    naming the folder, and nothing is left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtefactError(f"{path.parent}: cannot create the folder: {exc.strerror or exc}") from None
+    clean_stale_temps(path.parent, path.name)
+    tmp = path.with_name(f".{path.name}.{owner_tag()}{_TMP}")
+    _write_durably(tmp, write)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArtefactError(f"{path}: cannot replace it: {exc.strerror or exc}") from None
+
+
+def _tensors_file(base: Path, name: str, sha: str) -> Path:
+    """The file holding the tensors the JSON names: ``name``, or the staged copy a save
+    killed between its commit and its last rename left behind."""
+    tpath = base / name
+    if tpath.is_file() and _sha256_file(tpath) == sha:
+        return tpath
+    try:
+        staged = sorted(base.glob(f".{name}.{sha}.*{_STAGED}"))
+    except OSError:
+        staged = []
+    for cand in staged:
+        if cand.is_file() and _sha256_file(cand) == sha:
+            return cand
+    if not tpath.is_file():
+        raise ArtefactError(f"{tpath}: safetensors file named by the artefact is missing")
+    raise ArtefactError(f"{tpath}: safetensors file does not match the artefact (hash differs)")
 
 
 # --------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
-from dataaudit.errors import SourceError
-from dataaudit.fit.artefact import Artefact, ImagePlan, LabelMap, canonical_fingerprint
+from dataaudit.errors import SourceError, UsageError
+from dataaudit.fit.artefact import MAX_IMAGE_SIDE, Artefact, ImagePlan, LabelMap, canonical_fingerprint
 from dataaudit.profile.moments import Moments
 from dataaudit.sources.base import Dataset
 
@@ -138,6 +138,11 @@ def fit_images(
         raise SourceError("no train image could be read", dataset.source)
     mode = "L" if all(m in GRAY_MODES for m in modes) else "RGB"
     width, height = size if size is not None else choose_size(widths, heights)
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise UsageError(
+            f"the median train image is {width}x{height}, larger than {MAX_IMAGE_SIDE} on a side: "
+            "pass --image-size WxH (nothing was written)"
+        )
     backend = resize_backend()
     channels = 1 if mode == "L" else 3
     moments = [Moments() for _ in range(channels)]

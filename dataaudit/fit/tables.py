@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -69,6 +69,23 @@ def numeric_sentinels(sentinels: list[str]) -> list[float]:
         if np.isfinite(value) and value not in out:
             out.append(value)
     return out
+
+
+_Col = TypeVar("_Col", pl.Series, pl.Expr)
+
+
+def text_missing(st: _Col, num: _Col, sentinels: list[str], num_sentinels: list[float]) -> _Col:
+    """Which stripped text values ``st`` (parsed as ``num``, null where not a number) are missing.
+
+    Null, empty, a sentinel token, NaN, or a number equal to a numeric sentinel: the
+    text ``"-999.000000"`` is the sentinel ``-999`` written another way, and fitting,
+    the transforms and ``validate`` must all read it as missing, as they read the
+    number ``-999``.
+    """
+    missing = st.is_null() | (st == "") | st.is_in(sentinels) | num.is_nan().fill_null(False)
+    if num_sentinels:
+        missing = missing | num.is_in(num_sentinels).fill_null(False)
+    return missing
 
 
 @dataclass
@@ -163,7 +180,7 @@ class TableFitter:
             state.text = True
             st = s.cast(pl.String).str.strip_chars()
             num = st.cast(pl.Float64, strict=False)
-            missing = st.is_null() | (st == "") | st.is_in(self.sentinels) | num.is_nan().fill_null(False)
+            missing = text_missing(st, num, self.sentinels, self.num_sentinels)
             present_num = num.filter(~missing & num.is_not_null())
             state.non_numeric += int((~missing & num.is_null()).sum())
             state.missing += int(missing.sum())
@@ -213,6 +230,8 @@ class TableFitter:
         opts = self.options
         known = set(self.columns)
         for flag in ("categorical", "numeric", "drop"):
+            if self.label is not None and self.label in opts.get(flag, []):
+                raise UsageError(f"--{flag} names the label column {self.label!r}; the label is never a feature")
             missing = sorted(set(opts.get(flag, [])) - known)
             if missing:
                 raise UsageError(
@@ -347,6 +366,12 @@ class TableFitter:
         self.options["task"] = task
         self.options["label_column"] = self.label
         if task == "regression":
+            if numbers is None:
+                bad = next(iter(v for v in counts if _as_numbers([v]) is None), "")
+                raise UsageError(
+                    f"--task regression: label {self.label!r} holds values that are not finite numbers "
+                    f"(e.g. {bad!r}); use --task classification"
+                )
             return None
         return LabelMap(self.label, sort_classes(list(counts)))
 

@@ -11,20 +11,30 @@ Finding ids (``check``):
 ``schema_mismatch`` (error)
     a fitted input column is missing; a numeric column is mostly non-numeric;
     (info) columns the artefact does not use.
-``serving_skew`` (warning)
+``serving_skew`` (warning; ``out_of_range`` an error past ``range_error``)
     ``unseen_categories``: the share of values falling in the unknown bucket
     exceeds the train share (by more than ``unknown_margin`` when train had some);
     ``out_of_range``: numeric values beyond the train range widened by
-    ``range_margin`` of its width on each side; ``missing_rate``: the imputed
+    ``range_margin`` of its width on each side, an error when they are at least
+    ``range_error`` of the column's values (and at least ``min_error_count``
+    values): the model never saw such inputs; ``missing_rate``: the imputed
     share exceeds the train share by more than ``missing_margin`` and by more than
-    three standard errors (so small samples do not raise it by chance);
+    three standard errors (so small samples do not raise it by chance), an error
+    when it rose by ``missing_error`` or more; unseen categories are an error when
+    their share rose by ``unknown_error`` or more;
     ``non_numeric``: a few unparseable values in a numeric column (imputed);
     images: a mode not seen in train, an aspect ratio far from the target's
     (distorted by the resize), or images much smaller than the target (upsampled).
     ``details.kind`` says which.
-``distribution_shift`` (warning)
+``distribution_shift`` (warning; an error past ``shift_error``)
     a numeric column (or image channel) whose mean moved by more than
-    ``shift_threshold`` train standard deviations (with at least 30 values).
+    ``shift_threshold`` train standard deviations (with at least 30 values); an
+    error from ``shift_error`` standard deviations on.
+
+Data without split information (one table, shards of one, a folder of class
+folders) is reported as split ``new``, not ``train``: it is not what was fitted.
+An artefact fitted on the other modality or on other columns is refused before
+reading (:func:`dataaudit.fit.compat.check_artefact_matches`).
 ``label_set_mismatch`` (error)
     labels that are not classes of the artefact's class map.
 ``corrupt_file`` (error)
@@ -37,6 +47,7 @@ import io
 import math
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,10 +57,11 @@ import polars as pl
 
 from dataaudit.errors import UsageError
 from dataaudit.fit.artefact import Artefact, CategoricalColumn, NumericColumn, load_artefact
-from dataaudit.fit.tables import is_text, numeric_sentinels
+from dataaudit.fit.compat import check_artefact_matches
+from dataaudit.fit.tables import is_text, numeric_sentinels, text_missing
 from dataaudit.profile.moments import Moments
 from dataaudit.report.model import Finding, Report, Severity
-from dataaudit.sources.base import ROW, Dataset, split_order
+from dataaudit.sources.base import ROW, Batch, Dataset, split_order
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -59,12 +71,21 @@ DEFAULTS: dict[str, float] = {
     "unknown_margin": 0.01,
     "missing_margin": 0.05,
     "shift_threshold": 0.5,
+    "shift_error": 1.0,
+    "range_error": 0.05,
+    "missing_error": 0.25,
+    "unknown_error": 0.25,
+    "min_error_count": 5,
     "min_shift_count": 30,
     "aspect_tolerance": 0.25,
     "min_scale": 0.5,
 }
 """Thresholds of the validate checks (override with keyword arguments or flags)."""
 EXAMPLE_CAP = 50
+NEW_SPLIT = "new"
+"""Name of the data's split when it has no split information of its own."""
+_IMPLICIT_TRAIN = frozenset({"single_file", "shards", "class_folders", "flat"})
+"""Layouts whose one split the sources name ``train`` by default."""
 
 
 @dataclass
@@ -119,9 +140,11 @@ def validate(
         raise UsageError(f"unknown validate threshold(s): {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
     params = {**DEFAULTS, **{k: float(v) for k, v in thresholds.items()}}
     cfg = config if config is not None else build_config(str(source), progress=False)
-    if art.image is not None and cfg.modality is None:
-        cfg.modality = "image"
     dataset = open_source(source, cfg)
+    check_artefact_matches(art, dataset)
+    notes = _notes(dataset, art)
+    if dataset.detected.get("layout") in _IMPLICIT_TRAIN:
+        dataset = _renamed(dataset)
     if art.image is not None:
         splits = _read_images(dataset, art, params)
     else:
@@ -138,14 +161,54 @@ def validate(
         modality="image" if art.image is not None else art.modality,
         splits={s.name: {"rows": s.rows} for s in splits.values()} or {"train": {"rows": 0}},
         findings=findings,
-        label_column=art.label.column if art.label else None,
+        label_column=_label_column(art),
         fail_on=Severity.parse(fail_on),
         duration_s=time.perf_counter() - start,
         detected={**dataset.detected, "artefact": str(art.path) if art.path else None,
                   "artefact_fingerprint": art.fingerprint},
-        notes=list(dataset.notes),
+        notes=notes,
         max_examples=cfg.max_examples,
     )
+
+
+def _notes(dataset: Dataset, art: Artefact) -> list[str]:
+    """The source's notes, with those about label detection and default split names
+    replaced by what validate does: the label is the artefact's, the split is ``new``."""
+    out: list[str] = []
+    for note in dataset.notes:
+        if note.startswith("no label column found") and _label_column(art) is not None:
+            continue
+        if note.endswith("split, train") and dataset.detected.get("layout") in _IMPLICIT_TRAIN:
+            out.append(f"no split information: the data is reported as split {NEW_SPLIT!r}")
+            continue
+        out.append(note)
+    return out
+
+
+def _label_column(art: Artefact) -> str | None:
+    """The label the artefact was fitted with: its class map's column, or a regression target."""
+    if art.label is not None:
+        return art.label.column
+    name = art.options.get("label_column")
+    return name if isinstance(name, str) else None
+
+
+def _renamed(dataset: Dataset) -> Dataset:
+    """``dataset`` with its default ``train`` split called :data:`NEW_SPLIT`."""
+    from dataclasses import replace
+
+    read = dataset.read
+
+    def batches() -> Iterator[Batch]:
+        for batch in read():
+            if batch.split == "train":
+                batch = replace(batch, split=NEW_SPLIT)
+                batch.files = [replace(f, split=NEW_SPLIT) if getattr(f, "split", None) == "train" else f
+                               for f in batch.files]  # fmt: skip
+            yield batch
+
+    splits = {NEW_SPLIT if k == "train" else k: v for k, v in dataset.splits.items()}
+    return replace(dataset, read=batches, splits=splits)
 
 
 # --------------------------------------------------------------------------------------
@@ -204,7 +267,7 @@ def _table_column(
         if is_text(s.dtype):
             txt = s.cast(pl.String).str.strip_chars()
             num = txt.cast(pl.Float64, strict=False)
-            missing = txt.is_null() | (txt == "") | txt.is_in(sentinels) | num.is_nan().fill_null(False)
+            missing = text_missing(txt, num, sentinels, num_sent)
             bad = ~missing & num.is_null()
             st.non_numeric += int(bad.sum())
             if len(st.non_numeric_examples) < EXAMPLE_CAP:
@@ -237,7 +300,7 @@ def _table_column(
                     st.range_examples.append({"split": split, "row": int(r), "value": float(v)})
     else:
         txt = s.cast(pl.String).str.strip_chars()
-        missing = txt.is_null() | (txt == "") | txt.is_in(sentinels)
+        missing = text_missing(txt, txt.cast(pl.Float64, strict=False), sentinels, num_sent)
         st.missing += int(missing.sum())
         unseen = ~missing & ~txt.is_in(col.vocabulary)
         st.unknown += int(unseen.sum())
@@ -308,13 +371,17 @@ def _numeric_findings(split: str, col: NumericColumn, st: _Col, p: dict[str, flo
         ))  # fmt: skip
     lo, hi = st.bounds
     if st.out_of_range:
+        share = st.out_of_range / st.count
+        error = share >= p["range_error"] and st.out_of_range >= p["min_error_count"]
         out.append(Finding(
-            check="serving_skew", severity=Severity.WARNING, split=split, column=col.name,
-            count=st.out_of_range, fraction=st.out_of_range / st.count,
-            message=f"{st.out_of_range} value(s) of {col.name!r} fall outside the train range "
-                    f"[{col.min:g}, {col.max:g}] widened by {p['range_margin']:.0%} ([{lo:g}, {hi:g}])",
+            check="serving_skew", severity=Severity.ERROR if error else Severity.WARNING, split=split,
+            column=col.name, count=st.out_of_range, fraction=share,
+            message=f"{st.out_of_range} value(s) of {col.name!r} ({share:.1%}) fall outside the train range "
+                    f"[{col.min:g}, {col.max:g}] widened by {p['range_margin']:.0%} ([{lo:g}, {hi:g}])"
+                    + (f"; {p['range_error']:.0%} or more is an error" if error else ""),
             examples=st.range_examples,
             details={"kind": "out_of_range", "train_min": col.min, "train_max": col.max, "low": lo, "high": hi,
+                     "error_fraction": p["range_error"],
                      "new_min": st.moments.min if st.moments.count else None,
                      "new_max": st.moments.max if st.moments.count else None},
         ))  # fmt: skip
@@ -326,14 +393,18 @@ def _numeric_findings(split: str, col: NumericColumn, st: _Col, p: dict[str, flo
         d = abs(m.mean - col.mean) / col.std
         if d > p["shift_threshold"]:
             out.append(Finding(
-                check="distribution_shift", severity=Severity.WARNING, split=split, column=col.name,
+                check="distribution_shift", severity=_shift_severity(d, p), split=split, column=col.name,
                 count=m.count, fraction=m.count / st.count,
                 message=f"mean of {col.name!r} moved by {d:.2f} train standard deviations "
                         f"({col.mean:.4g} in train, {m.mean:.4g} here)",
                 details={"statistic": "standardised_mean_difference", "value": d, "threshold": p["shift_threshold"],
-                         "train_mean": col.mean, "train_std": col.std, "new_mean": m.mean, "new_std": m.std()},
+                         "error_threshold": p["shift_error"], "train_mean": col.mean, "train_std": col.std, "new_mean": m.mean, "new_std": m.std()},
             ))  # fmt: skip
     return out
+
+
+def _shift_severity(d: float, p: dict[str, float]) -> Severity:
+    return Severity.ERROR if d >= p["shift_error"] else Severity.WARNING
 
 
 def _rate_rose(new: float, train: float, n: int, margin: float) -> bool:
@@ -346,11 +417,14 @@ def _rate_rose(new: float, train: float, n: int, margin: float) -> bool:
 
 
 def _missing_finding(split: str, name: str, st: _Col, share: float, train: float, p: dict[str, float]) -> Finding:
+    error = share - train >= p["missing_error"]
     return Finding(
-        check="serving_skew", severity=Severity.WARNING, split=split, column=name,
+        check="serving_skew", severity=Severity.ERROR if error else Severity.WARNING, split=split, column=name,
         count=st.missing + st.non_numeric, fraction=share,
-        message=f"{share:.1%} of {name!r} will be imputed (missing or unusable), {train:.1%} in train",
-        details={"kind": "missing_rate", "new": share, "train": train, "margin": p["missing_margin"]},
+        message=f"{share:.1%} of {name!r} will be imputed (missing or unusable), {train:.1%} in train"
+                + (f"; a rise of {p['missing_error']:.0%} or more is an error" if error else ""),
+        details={"kind": "missing_rate", "new": share, "train": train, "margin": p["missing_margin"],
+                 "error_rise": p["missing_error"]},
     )  # fmt: skip
 
 
@@ -362,14 +436,17 @@ def _categorical_findings(split: str, col: CategoricalColumn, st: _Col, p: dict[
         limit = col.unknown_fraction + (p["unknown_margin"] if col.unknown_fraction > 0 else 0.0)
         if share > limit:
             top = st.unseen.most_common(20)
+            error = share - col.unknown_fraction >= p["unknown_error"]
             out.append(Finding(
-                check="serving_skew", severity=Severity.WARNING, split=split, column=col.name,
+                check="serving_skew", severity=Severity.ERROR if error else Severity.WARNING, split=split,
+                column=col.name,
                 count=st.unknown, fraction=st.unknown / st.count,
                 message=f"{st.unknown} value(s) of {col.name!r} ({share:.1%}) are not in the fitted vocabulary "
                         f"and map to the unknown bucket ({col.unknown_fraction:.1%} in train), e.g. "
                         + ", ".join(repr(v) for v, _ in top[:5]),
                 examples=st.unseen_examples,
                 details={"kind": "unseen_categories", "share": share, "train_share": col.unknown_fraction,
+                         "error_rise": p["unknown_error"],
                          "unseen": dict(top), "vocabulary_size": len(col.vocabulary)},
             ))  # fmt: skip
     share_missing = st.missing / st.count
@@ -498,12 +575,13 @@ def _image_findings(sp: _Split, art: Artefact, p: dict[str, float]) -> list[Find
             d = abs(m.mean - plan.mean[c]) / plan.std[c]
             if d > p["shift_threshold"]:
                 out.append(Finding(
-                    check="distribution_shift", severity=Severity.WARNING, split=sp.name, column=f"channel_{c}",
+                    check="distribution_shift", severity=_shift_severity(d, p), split=sp.name, column=f"channel_{c}",
                     count=images, fraction=images / n,
                     message=f"mean of channel {c} moved by {d:.2f} train standard deviations "
                             f"({plan.mean[c]:.4f} in train, {m.mean:.4f} here)",
                     details={"statistic": "standardised_mean_difference", "value": d,
-                             "threshold": p["shift_threshold"], "train_mean": plan.mean[c],
+                             "threshold": p["shift_threshold"], "error_threshold": p["shift_error"],
+                             "train_mean": plan.mean[c],
                              "train_std": plan.std[c], "new_mean": m.mean},
                 ))  # fmt: skip
     return out

@@ -20,7 +20,10 @@ decoded pixels; a new size or a changed file gives a new key and a rebuild.
 A cache is built in a ``.partial`` folder and renamed into place once its
 marker is written, so a crash or a concurrent reader never sees half a cache.
 Opening verifies the marker, the index, every shard's size and (by default)
-every checksum; a cache that fails is removed and rebuilt.
+every checksum; a cache that fails is removed and rebuilt. Every open or build
+first removes what killed runs left: ``.partial`` folders and temp files whose
+process is gone. A full disk (or quota) while writing is a one-line
+:class:`CacheError` and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import numpy as np
 import xxhash
 
 from dataaudit.errors import DataauditError, SourceError
+from dataaudit.fit.artefact import owner_alive, owner_tag
 
 FORMAT = "dataaudit.loader-cache"
 FORMAT_VERSION = 1
@@ -211,12 +215,34 @@ def _preallocate(path: Path, size: int) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # the writer's host and pid are in the name: clean_stale removes those of killed runs
+    tmp = path.with_name(f".{path.name}.{owner_tag()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+STALE_TMP_SECONDS = 24 * 3600
+"""Temp files whose name does not say who wrote them are removed once this old."""
+
+
+def write_error(exc: OSError, where: Path) -> CacheError:
+    """A one-line :class:`CacheError` for a failed cache write (full disk, quota, permissions)."""
+    if exc.errno in _DISK_FULL:
+        why = "no space left on the device" if exc.errno != errno.EDQUOT else "disk quota exceeded"
+        if exc.errno == errno.EFBIG:
+            why = "file size limit reached"
+    else:
+        why = exc.strerror or str(exc)
+    return CacheError(f"cannot write the loader cache in {where}: {why}; free space, or set cache_dir= "
+                      "or DATAAUDIT_CACHE to another folder (nothing was kept)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -342,13 +368,44 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def clean_stale(root: Path) -> None:
-    """Remove partial builds whose process died and leftover trash folders."""
-    if not root.is_dir():
-        return
-    for p in root.iterdir():
+def _stale_tmp(p: Path) -> bool:
+    """A ``.NAME.TAG.tmp`` file whose writer is gone (untagged ones: once a day old)."""
+    if not (p.name.startswith(".") and p.name.endswith(".tmp")):
+        return False
+    tag = p.name[: -len(".tmp")].rsplit(".", 1)[-1]
+    parts = tag.split("-")
+    if len(parts) == 3 and len(parts[0]) == 8 and parts[1].isdigit():
+        return not owner_alive(tag)
+    try:
+        return time.time() - p.stat().st_mtime > STALE_TMP_SECONDS
+    except OSError:
+        return False
+
+
+def clean_stale(root: Path) -> list[Path]:
+    """Remove what killed runs left under ``root``: partial builds whose process died,
+    trash folders, and temp files in the caches whose writer is gone. Returns them."""
+    removed: list[Path] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
         if ".trash-" in p.name or (".partial-" in p.name and not _owner_alive(p.name)):
             shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+        elif p.is_file() and _stale_tmp(p):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+        elif p.is_dir() and not p.name.startswith("."):
+            try:
+                inner = [f for f in p.iterdir() if _stale_tmp(f)]
+            except OSError:
+                continue
+            for f in inner:
+                f.unlink(missing_ok=True)
+                removed.append(f)
+    return removed
 
 
 class CacheBuilder:
@@ -430,20 +487,35 @@ class CacheBuilder:
     # -- streams -------------------------------------------------------------------
     def append(self, item: np.ndarray, label: str | None) -> None:
         """Append the next item of a stream (labels are coded when the stream ends)."""
-        if self._stream_file is None or self._stream_count % self.per_shard == 0:
-            if self._stream_file is not None:
-                self._stream_file.close()
-            s = len(self._stream_shards)
-            self._stream_file = open(self.dir / f"shard-{s:05d}.u8", "wb")
-            self._stream_shards.append(0)
-        self._stream_file.write(np.ascontiguousarray(item, dtype=np.uint8).tobytes())
+        try:
+            if self._stream_file is None or self._stream_count % self.per_shard == 0:
+                if self._stream_file is not None:
+                    self._stream_file.close()
+                s = len(self._stream_shards)
+                self._stream_file = open(self.dir / f"shard-{s:05d}.u8", "wb")
+                self._stream_shards.append(0)
+            self._stream_file.write(np.ascontiguousarray(item, dtype=np.uint8).tobytes())
+        except OSError as exc:
+            self.abort()
+            raise write_error(exc, self.final.parent) from None
         self._stream_shards[-1] += 1
         self._stream_count += 1
         self._stream_labels.append(label)
 
     # -- completion ------------------------------------------------------------------
     def finish(self, verify: Verify = "full") -> ImageCache:
-        """Checksum, write the index and the marker, move the folder into place, reopen it."""
+        """Checksum, write the index and the marker, move the folder into place, reopen it.
+
+        A write that fails (full disk, quota) removes the partial folder and raises
+        :class:`CacheError`; the builder is then spent.
+        """
+        try:
+            return self._finish(verify)
+        except OSError as exc:
+            self.abort()
+            raise write_error(exc, self.final.parent) from None
+
+    def _finish(self, verify: Verify) -> ImageCache:
         if self.count is not None:
             if len(self.missing()):
                 raise RuntimeError(f"cache incomplete: {len(self.missing())} items not written")
@@ -503,7 +575,11 @@ class CacheBuilder:
 
 
 def open_cache(path: Path, key: str, verify: Verify = "full") -> tuple[ImageCache | None, str | None]:
-    """The verified cache at ``path``, or ``(None, why)``; an invalid cache is removed."""
+    """The verified cache at ``path``, or ``(None, why)``; an invalid cache is removed.
+
+    What killed runs left beside it (see :func:`clean_stale`) is removed first.
+    """
+    clean_stale(path.parent)
     if not path.exists():
         return None, None
     try:

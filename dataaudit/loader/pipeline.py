@@ -409,10 +409,10 @@ class TunedLoader:
                 self._builder = None
                 return
         t0 = time.perf_counter()
+        self._builder = None  # spent even if sealing fails (full disk): the next epoch starts afresh
         self.cache = b.finish(self.verify)
         if self._builder_cleanup is not None:
             self._builder_cleanup.detach()
-        self._builder = None
         self.log(f"cached {self.cache.count} images in {self.cache_path} ({time.perf_counter() - t0:.2f}s to seal)")
 
     def _materialise(self) -> None:

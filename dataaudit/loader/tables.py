@@ -35,6 +35,7 @@ from dataaudit.loader.cache import (
     _hash_file,
     clean_stale,
     remove_tree,
+    write_error,
 )
 
 if TYPE_CHECKING:
@@ -149,6 +150,9 @@ def build_table_cache(path: Path, key: str, ds: Any, split: str, artefact: Artef
         except OSError:
             remove_tree(path)
             os.rename(tmp, path)
+    except OSError as exc:
+        remove_tree(tmp)
+        raise write_error(exc, path.parent) from None
     except BaseException:
         remove_tree(tmp)
         raise
@@ -232,6 +236,7 @@ def build_table_loader(
     path = cache_root / "loader" / f"{name}-{split}-table-{key}"
     why: str | None = None
     cache: TableCache | None = None
+    clean_stale(path.parent)  # what killed runs left, even when the cache is reused
     if path.exists():
         try:
             cache = TableCache(path, key)

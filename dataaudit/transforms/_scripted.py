@@ -60,8 +60,59 @@ class ImagePreprocess(torch.nn.Module):
         return y if batched else y.squeeze(0)
 
 
+def _digit(c: str) -> bool:
+    return c >= "0" and c <= "9"  # ASCII only, as polars parses numbers (str.isdigit takes any script)
+
+
+def _plain_number(t: str) -> bool:
+    """Whether ``t`` is a finite decimal number (``-999``, ``-999.000000``, ``1e3``), so that
+    ``float(t)`` cannot raise (TorchScript has no try/except)."""
+    n = len(t)
+    i = 0
+    if i < n and (t[i] == "+" or t[i] == "-"):
+        i += 1
+    digits = 0
+    while i < n and _digit(t[i]):
+        i += 1
+        digits += 1
+    if i < n and t[i] == ".":
+        i += 1
+        while i < n and _digit(t[i]):
+            i += 1
+            digits += 1
+    if digits == 0:
+        return False
+    if i < n and (t[i] == "e" or t[i] == "E"):
+        i += 1
+        if i < n and (t[i] == "+" or t[i] == "-"):
+            i += 1
+        exp = 0
+        while i < n and _digit(t[i]):
+            i += 1
+            exp += 1
+        if exp == 0:
+            return False
+    return i == n
+
+
 class TablePreprocess(torch.nn.Module):
     """Columns -> the fitted ``(rows, features)`` float32 matrix (see ``export.py``)."""
+
+    # Declared here, not only in __init__: TorchScript cannot infer the type of an
+    # empty list (an all-numeric table has no categorical columns, and the reverse).
+    numeric_columns: List[str]  # noqa: UP006
+    fills: List[float]  # noqa: UP006
+    centers: List[float]  # noqa: UP006
+    scales: List[float]  # noqa: UP006
+    numeric_slots: List[int]  # noqa: UP006
+    categorical_columns: List[str]  # noqa: UP006
+    categorical_fills: List[str]  # noqa: UP006
+    vocab_sizes: List[int]  # noqa: UP006
+    vocabularies: List[Dict[str, int]]  # noqa: UP006
+    categorical_slots: List[int]  # noqa: UP006
+    sentinels: List[str]  # noqa: UP006
+    numeric_sentinels: List[float]  # noqa: UP006
+    features: List[str]  # noqa: UP006
 
     def __init__(
         self,
@@ -98,6 +149,15 @@ class TablePreprocess(torch.nn.Module):
         self.sentinels: List[str] = sentinels  # noqa: UP006
         self.numeric_sentinels: List[float] = numeric_sentinels  # noqa: UP006
         self.features: List[str] = features  # noqa: UP006
+
+    def _numeric_sentinel(self, t: str) -> bool:
+        if len(self.numeric_sentinels) == 0 or not _plain_number(t):
+            return False
+        x = float(t)
+        for sentinel in self.numeric_sentinels:
+            if x == sentinel:
+                return True
+        return False
 
     def _rows(self, numeric: Dict[str, torch.Tensor], categorical: Dict[str, List[Optional[str]]]) -> int:  # noqa: UP006
         for name in self.numeric_columns:
@@ -142,7 +202,7 @@ class TablePreprocess(torch.nn.Module):
                 s = self.categorical_fills[j]
                 if raw is not None:
                     t = raw.strip()
-                    if t != "" and t not in self.sentinels:
+                    if t != "" and t not in self.sentinels and not self._numeric_sentinel(t):
                         s = t
                 idx = vocab.get(s, 0)
                 if self.onehot:

@@ -34,16 +34,28 @@ def export_torchscript(artefact_path: str | Path | Artefact, out_path: str | Pat
     import torch
 
     art = artefact_path if isinstance(artefact_path, Artefact) else load_artefact(artefact_path)
-    module = scripted_module(art)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    return save_module(scripted_module(art), out_path)
+
+
+def save_module(module: Any, out_path: str | Path) -> Path:
+    """Save a scripted module atomically: a temp file beside ``out_path``, then a rename.
+
+    Temp files that a killed run left in that folder are removed first.
+    """
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(module, str(tmp))
-    tmp.replace(out)
+    import torch
+
+    from dataaudit.fit.artefact import atomic_write_with
+
+    out = Path(out_path)
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.save(module, str(tmp))
+
+    atomic_write_with(out, write)
     return out
 
 
@@ -86,4 +98,8 @@ def scripted_module(art: Artefact) -> Any:
         # string inputs (vocabularies); TorchScript is still the portable format here.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.jit.script(eager)
+        try:
+            return torch.jit.script(eager)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ArtefactError(f"cannot export this artefact as TorchScript: {first}") from None

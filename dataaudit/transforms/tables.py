@@ -24,7 +24,7 @@ import polars as pl
 
 from dataaudit.errors import ArtefactError, UsageError
 from dataaudit.fit.artefact import Artefact, CategoricalColumn, NumericColumn, TablePlan
-from dataaudit.fit.tables import is_text, numeric_sentinels
+from dataaudit.fit.tables import is_text, numeric_sentinels, text_missing
 
 if TYPE_CHECKING:
     import torch
@@ -113,7 +113,7 @@ class TableTransform:
         if is_text(dtype):
             st = raw.cast(pl.String).str.strip_chars()
             num = st.cast(pl.Float64, strict=False)
-            ok = num.is_finite() & ~st.is_in(self.sentinels)
+            ok = num.is_finite() & ~text_missing(st, num, self.sentinels, self.numeric_sentinels)
         elif dtype.is_numeric() or dtype == pl.Boolean:
             num = raw.cast(pl.Float64)
             ok = num.is_finite()
@@ -128,7 +128,7 @@ class TableTransform:
 
     def _index(self, col: CategoricalColumn) -> pl.Expr:
         st = pl.col(col.name).cast(pl.String).str.strip_chars()
-        missing = st.is_null() | (st == "") | st.is_in(self.sentinels)
+        missing = text_missing(st, st.cast(pl.Float64, strict=False), self.sentinels, self.numeric_sentinels)
         value = pl.when(missing).then(pl.lit(col.fill)).otherwise(st)
         return value.replace_strict(
             col.vocabulary, list(range(1, len(col.vocabulary) + 1)), default=0, return_dtype=pl.Int32
@@ -150,7 +150,7 @@ class TableTransform:
             if isinstance(col, NumericColumn):
                 ok, num = self._parsed(col, df.schema[col.name])
                 values = df.select(pl.when(ok).then(num).otherwise(float("nan"))).to_series().to_numpy()
-                numeric[col.name] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+                numeric[col.name] = torch.from_numpy(np.array(values, dtype=np.float64))  # a writable copy
             else:
                 categorical[col.name] = df.get_column(col.name).cast(pl.String).to_list()
         return numeric, categorical
