@@ -66,13 +66,19 @@ class RecordProblem:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A file of the dataset that cannot be read (empty, binary, undecodable)."""
+    """A file of the dataset that cannot be read (empty, binary, undecodable, a name only)."""
 
     split: str | None
     path: str
     kind: str
-    """``empty``, ``binary``, ``unreadable``, ``not_image``, ``truncated``, ``undecodable``..."""
+    """``empty``, ``binary``, ``unreadable``, ``not_image``, ``truncated``, ``undecodable``,
+    ``missing`` (a dangling link), ``outside`` (a link out of the dataset), ``link_loop``,
+    ``not_regular`` (a FIFO, device or socket)..."""
     message: str
+    counted: bool = True
+    """Whether the file is one of the split's counted items (an image that was listed
+    and then failed to decode) rather than a name the listing could not include
+    (a dangling link, a FIFO): what ``corrupt_file`` divides by depends on it."""
 
 
 @dataclass

@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from dataaudit.sources.base import ROW, RecordProblem
+from dataaudit.sources.localfs import open_regular
 
 CHUNK_BYTES = 16 * 1024 * 1024
 FIRST_CHUNK_BYTES = 2 * 1024 * 1024
@@ -67,13 +68,16 @@ class Dialect:
 def open_binary(path: Path) -> IO[bytes]:
     """Open a possibly compressed file (``.gz``, ``.zst``) as a binary stream."""
     name = path.name.lower()
+    raw = open_regular(path)  # never blocks on a FIFO, never streams a device
     if name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
+        gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        gz.myfileobj = raw  # type: ignore[assignment]  # closed with the GzipFile, as gzip.open does
+        return cast(IO[bytes], gz)
     if name.endswith(".zst") or name.endswith(".zstd"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+    return raw
 
 
 def _detect_encoding(head: bytes) -> tuple[str, bool]:
@@ -300,7 +304,7 @@ class DelimitedReader:
         partial line is glued to the next chunk and no chunk is sliced (a fresh copy
         of a large buffer costs about a quarter of its parse in page faults alone).
         """
-        with open(self.path, "rb", buffering=0) as fh:
+        with open_regular(self.path) as fh:
             fd = fh.fileno()
             size = os.fstat(fd).st_size
             head = os.pread(fd, HEAD_BYTES, 0)  # the header is short: its end is found in a small read

@@ -1,0 +1,248 @@
+"""Hostile and unlucky local sources (issue 14): nothing missing passes, walks stay inside the
+dataset and never block, text is never silently transcoded, records of any length parse.
+
+Each probe runs a real scan over real files in ``tmp_path`` (links, FIFOs, invalid bytes);
+a paired clean control must stay quiet. Scans that could hang run in a child process with a
+timeout, so a regression fails the test instead of blocking the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from imagedata import class_folders, encode, imagefolder, textured, write
+
+import dataaudit
+from dataaudit.errors import DataauditError
+from dataaudit.report.model import Finding, Report, Severity
+
+REPO = Path(__file__).resolve().parents[1]
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
+
+
+def scan(path: Path, **options: Any) -> Report:
+    options.setdefault("progress", False)
+    options.setdefault("workers", 1)
+    return dataaudit.scan(path, **options)
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m dataaudit ...`` in a child process, this worktree's code first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "dataaudit", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def scan_json(path: Path, *args: str, timeout: float = 60) -> tuple[int, dict[str, Any]]:
+    """Scan in a child process (a hang fails the test at ``timeout``) and parse its JSON report."""
+    proc = cli("scan", str(path), "--format", "json", "--workers", "1", *args, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def corrupt(report: Report) -> list[Finding]:
+    return report.by_check("corrupt_file")
+
+
+def problem_paths(report: Report) -> dict[str, str]:
+    """``path -> kind`` over every corrupt_file example."""
+    return {e["path"]: e["kind"] for f in corrupt(report) for e in f.examples}
+
+
+def small_imagefolder(root: Path) -> Path:
+    """24 images: train 2 classes x 8, val 2 x 2, test 2 x 2."""
+    return imagefolder(root, {"train": {"cat": 8, "dog": 8}, "val": {"cat": 2, "dog": 2},
+                              "test": {"cat": 2, "dog": 2}})
+
+
+def table_splits(root: Path, splits: tuple[str, ...] = ("train", "val", "test"), rows: int = 60) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for k, split in enumerate(splits):
+        lines = ["x,colour,label"] + [f"{i + 1000 * k},{('red', 'green', 'blue')[i % 3]},{'ab'[i % 2]}"
+                                      for i in range(rows)]
+        (root / f"{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+# -- 1. nothing missing passes ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["dangling link", "FIFO"], ids=["val and test as dangling links (data not pulled)",
+                                                                  "val and test as FIFOs"])
+def test_a_split_file_that_cannot_be_read_fails_the_gate(tmp_path: Path, kind: str) -> None:
+    if kind == "FIFO" and not hasattr(os, "mkfifo"):
+        pytest.skip("FIFOs need a POSIX system")
+    root = table_splits(tmp_path / "data", ("train",))
+    for split in ("val", "test"):
+        if kind == "FIFO":
+            os.mkfifo(root / f"{split}.csv")
+        else:
+            (root / f"{split}.csv").symlink_to(tmp_path / "cache" / f"{split}-md5")
+    code, doc = scan_json(root, timeout=60)
+    assert code == 1 and not doc["summary"]["passed"]
+    found = [f for f in doc["findings"] if f["check"] == "corrupt_file"]
+    assert {f["split"] for f in found} == {"val", "test"}
+    assert all(f["severity"] == "error" for f in found)
+    assert {e["path"] for f in found for e in f["examples"]} == {"val.csv", "test.csv"}
+    assert set(doc["splits"]) == {"train", "val", "test"}
+
+
+def test_a_shard_that_is_a_dangling_link_is_a_finding_and_the_other_shards_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    table_splits(root / "train", ("part-0", "part-1"))
+    os.rename(root / "train" / "part-1.csv", tmp_path / "elsewhere.csv")
+    (root / "train" / "part-1.csv").symlink_to(root / "train" / "gone.csv")
+    (root / "val").mkdir()
+    (root / "val" / "part-0.csv").write_text("x,colour,label\n1,red,a\n2,blue,b\n")
+    report = scan(root)
+    assert problem_paths(report) == {"train/part-1.csv": "missing"}
+    assert report.stats.splits["train"].rows == 60
+
+
+def test_a_split_folder_that_is_a_dangling_link_is_a_finding(tmp_path: Path) -> None:
+    root = small_imagefolder(tmp_path / "imgs")
+    os.rename(root / "val", tmp_path / "moved")
+    (root / "val").symlink_to(tmp_path / "not-pulled")
+    report = scan(root)
+    assert problem_paths(report) == {"val": "missing"}
+    assert not report.passed
+
+
+@pytest.mark.parametrize("where", ["class folder", "dataset root"], ids=["an unreadable class folder is a finding",
+                                                                         "an unreadable root is exit 2"])
+def test_permission_denied_is_a_finding_or_exit_2(tmp_path: Path, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = small_imagefolder(tmp_path / "imgs")
+    locked = root / "train" / "dog" if where == "class folder" else root
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        # root bypasses file modes: deny the listing the way EACCES does for everyone else
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    locked.chmod(0)
+    try:
+        monkeypatch.setattr(os, "scandir", scandir)
+        if where == "dataset root":
+            with pytest.raises(DataauditError, match="permission denied|Permission denied"):
+                scan(root)
+        else:
+            report = scan(root)
+            assert problem_paths(report) == {"train/dog": "unreadable"}
+            assert not report.passed
+    finally:
+        locked.chmod(0o755)
+
+
+def test_an_unreadable_root_is_one_line_exit_2_from_the_cli(tmp_path: Path) -> None:
+    root = small_imagefolder(tmp_path / "imgs")
+    inner = root / "train"
+    root.chmod(0)
+    try:
+        if os.access(inner, os.R_OK):
+            pytest.skip("running as root: file modes do not deny access")
+        proc = cli("scan", str(inner))
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+        assert "internal error" not in proc.stderr
+    finally:
+        root.chmod(0o755)
+
+
+# -- 2. walks ------------------------------------------------------------------------------------------------
+def test_one_symlink_loop_counts_each_image_once(tmp_path: Path) -> None:
+    root = small_imagefolder(tmp_path / "imgs")
+    (root / "train" / "cat" / "again").symlink_to(root / "train")
+    report = scan(root)
+    assert sum(s.rows for s in report.stats.splits.values()) == 24
+    assert report.stats.splits["train"].rows == 16
+    assert not report.by_check("duplicates") and not report.by_check("conflicting_labels")
+    assert any("again" in n and "loop" in n for n in report.notes)
+
+
+def test_two_symlink_loops_end_the_walk(tmp_path: Path) -> None:
+    root = class_folders(tmp_path / "imgs")
+    (root / "cat" / "to_dog").symlink_to(root / "dog")
+    (root / "dog" / "to_cat").symlink_to(root / "cat")
+    (root / "dog" / "up").symlink_to(root)
+    code, doc = scan_json(root, timeout=60)
+    assert doc["splits"]["train"]["rows"] == 10
+
+
+def test_a_link_that_points_to_itself_is_a_finding(tmp_path: Path) -> None:
+    root = class_folders(tmp_path / "imgs")
+    (root / "cat" / "self.jpg").symlink_to(root / "cat" / "self.jpg")
+    report = scan(root)
+    assert problem_paths(report) == {"cat/self.jpg": "link_loop"}
+    assert report.stats.splits["train"].rows == 10
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["README", "pipe.jpg", "cat/pipe.jpg"],
+                         ids=["a FIFO named README", "a FIFO named pipe.jpg", "a FIFO inside a class folder"])
+def test_a_fifo_never_blocks_the_walk_and_is_named(tmp_path: Path, name: str) -> None:
+    root = class_folders(tmp_path / "imgs")
+    os.mkfifo(root / name)
+    code, doc = scan_json(root, timeout=60)
+    examples = {e["path"]: e for f in doc["findings"] if f["check"] == "corrupt_file" for e in f["examples"]}
+    assert examples[name]["kind"] == "not_regular" and "FIFO" in examples[name]["reason"]
+    assert code == 1 and doc["splits"]["train"]["rows"] == 10
+
+
+@pytest.mark.parametrize("layout", ["class folders", "table"], ids=["an image beside class folders",
+                                                                    "a table file"])
+def test_links_out_of_the_dataset_are_not_followed_and_leak_nothing(tmp_path: Path, layout: str) -> None:
+    secret = tmp_path / "outside" / ".env"
+    secret.parent.mkdir()
+    secret.write_text("x,colour,label\nAWS_SECRET=hunter2-top-secret,red,a\n")
+    write(tmp_path / "outside" / "photo.png", encode(textured(99), "PNG"))
+    if layout == "table":
+        root = table_splits(tmp_path / "data", ("train",))
+        (root / "test.csv").symlink_to(secret)
+        leak = "test.csv"
+    else:
+        root = class_folders(tmp_path / "data")
+        (root / "cat" / "stolen.png").symlink_to(tmp_path / "outside" / "photo.png")
+        (root / "dog" / "env.jpg").symlink_to(secret)
+        leak = "cat/stolen.png"
+    html = tmp_path / "report.html"
+    proc = cli("scan", str(root), "--format", "json", "--workers", "1")
+    assert proc.returncode == 1, proc.stderr
+    assert cli("scan", str(root), "--format", "html", "--output", str(html), "--workers", "1").returncode == 1
+    doc = json.loads(proc.stdout)
+    assert "hunter2" not in proc.stdout and "hunter2" not in html.read_text(encoding="utf-8")
+    assert str(tmp_path / "outside") not in proc.stdout
+    kinds = {e["path"]: e["kind"] for f in doc["findings"] if f["check"] == "corrupt_file" for e in f["examples"]}
+    assert kinds[leak] == "outside"
+
+
+def test_a_link_inside_the_dataset_is_followed_once(tmp_path: Path) -> None:
+    """Clean control: in-root links are part of the dataset; each real file counts once per split."""
+    root = class_folders(tmp_path / "imgs", count=6)
+    (root / "bird").mkdir()
+    extra = tmp_path / "imgs" / "bird" / "0.png"
+    write(extra, encode(textured(4242), "PNG"))
+    (root / "cat" / "same-as-0.png").symlink_to(root / "cat" / "0.png")  # a second name: not counted again
+    (root / "fish").symlink_to(root / "bird")  # a folder already walked: not walked twice
+    report = scan(root)
+    assert report.stats.splits["train"].rows == 13
+    assert not corrupt(report) and not report.by_check("duplicates")
+    assert report.passed
+
+
+def test_a_clean_image_folder_with_an_in_root_link_is_quiet(tmp_path: Path) -> None:
+    """Clean control: a class folder that is a link to a folder elsewhere in the dataset."""
+    root = small_imagefolder(tmp_path / "imgs")
+    store = root / "store" / "bird"
+    for i in range(8):
+        write(store / f"b{i}.jpg", encode(textured(9000 + i)))
+    (root / "train" / "bird").symlink_to(store)
+    report = scan(root)
+    assert report.stats.splits["train"].rows == 24
+    assert not corrupt(report)
+    assert not [f for f in report.findings if f.severity >= Severity.ERROR]
