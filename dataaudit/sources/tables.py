@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,7 +125,7 @@ def _read_delimited(tf: TableFile, split: str | None) -> Iterator[Chunk]:
     reader = DelimitedReader(tf.path, tf.rel, tf.dialect, split or "", chunk_bytes=CHUNK_BYTES, schema=tf.schema)
     for frame, problems, nbytes in reader.frames():
         if split is None:
-            problems = [RecordProblem(None, p.path, None, p.line, p.kind, p.fields, p.expected, p.text) for p in problems]
+            problems = [replace(p, split=None, row=None) for p in problems]
         yield frame, problems, nbytes
 
 
@@ -231,7 +231,7 @@ def read_split_files(split: str, files: list[TableFile]) -> Iterator[Batch]:
 def _shift(p: RecordProblem, offset: int) -> RecordProblem:
     if p.row is None:
         return p
-    return RecordProblem(p.split, p.path, p.row + offset, p.line, p.kind, p.fields, p.expected, p.text)
+    return replace(p, row=p.row + offset)
 
 
 def read_split_column(tf: TableFile, column: str, wanted: set[str] | None) -> Iterator[Batch]:
