@@ -22,7 +22,7 @@ import dataaudit
 from dataaudit.errors import DataauditError
 from dataaudit.report.model import Finding, Report, Severity
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(dataaudit.__file__).resolve().parents[1]  # the code under test, also in child processes
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
 
 
@@ -246,3 +246,167 @@ def test_a_clean_image_folder_with_an_in_root_link_is_quiet(tmp_path: Path) -> N
     assert report.stats.splits["train"].rows == 24
     assert not corrupt(report)
     assert not [f for f in report.findings if f.severity >= Severity.ERROR]
+
+
+# -- 3. no silent wrong results ------------------------------------------------------------------------------
+def penguins_utf8(root: Path, rows: int = 60) -> bytes:
+    """A UTF-8 table with accented labels and text (the clean form of the probes below)."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["id,island,note,label"] + [
+        f"{i},{('Biscoe', 'Dream', 'Torgersen')[i % 3]},{'née à Dréam' if i % 2 else 'Zoë Ł'},"
+        f"{('Adélie', 'Gentoo', 'Chinstrap')[i % 3]}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_one_invalid_byte_in_a_utf8_file_is_a_finding_not_cp1252(tmp_path: Path) -> None:
+    raw = penguins_utf8(tmp_path)
+    raw = raw.replace("\n7,Dream,née".encode(), "\n7,Dream,n\xe9e".encode("latin-1"), 1)
+    (tmp_path / "train.csv").write_bytes(raw)
+    report = scan(tmp_path)
+    found = report.by_check("delimiter_corruption")
+    assert len(found) == 1 and found[0].severity == Severity.ERROR and found[0].column == "note"
+    assert [(e["row"], e["column"], e["kind"]) for e in found[0].examples] == [(7, "note", "invalid_utf8")]
+    assert "--encoding" in found[0].message
+    assert found[0].count == 1 and found[0].fraction == pytest.approx(1 / 60)
+    assert set(report.stats.splits["train"].labels.counts) == {"Adélie", "Gentoo", "Chinstrap"}  # no mojibake
+    assert report.detected["encoding"] == "utf-8" and not report.passed
+
+
+def test_fit_leaves_the_undecodable_row_out_and_stores_no_mojibake(tmp_path: Path) -> None:
+    from dataaudit.fit import fit
+
+    raw = penguins_utf8(tmp_path / "data")
+    raw = raw.replace("\n4,Dream,Zoë".encode(), "\n4,Dream,Zo\xeb".encode("latin-1"), 1)
+    (tmp_path / "data" / "train.csv").write_bytes(raw)
+    art = fit(tmp_path / "data", tmp_path / "p.json", label="label")
+    text = (tmp_path / "p.json").read_text(encoding="utf-8")
+    assert art.label is not None and sorted(art.label.classes) == ["Adélie", "Chinstrap", "Gentoo"]
+    assert "Ã" not in text and "\ufffd" not in text and "Zo\u00eb," not in text
+    assert art.items == 59 and art.options["malformed_rows_skipped"] == 1
+
+
+@pytest.mark.parametrize("where", ["header", "quoted field"], ids=["an invalid byte in the header",
+                                                                    "an invalid byte inside a quoted field"])
+def test_invalid_utf8_is_located_in_header_and_quoted_fields(tmp_path: Path, where: str) -> None:
+    raw = penguins_utf8(tmp_path)
+    if where == "header":
+        raw = raw.replace(b"note", b"n\xf6te", 1)
+    else:
+        raw = raw.replace("\n9,Biscoe,née à Dréam,".encode(), b'\n9,Biscoe,"n\xe9e, \xe0 Dr\xe9am",', 1)
+    (tmp_path / "train.csv").write_bytes(raw)
+    found = scan(tmp_path).by_check("delimiter_corruption")
+    assert len(found) == 1
+    (example,) = found[0].examples
+    assert example["kind"] == "invalid_utf8"
+    if where == "header":
+        assert example["line"] == 1 and "row" not in example and example["column"] == "n\ufffdte"
+    else:
+        assert (example["row"], example["column"]) == (9, "note")
+
+
+def test_a_legacy_encoding_is_read_when_named_and_reported_when_not(tmp_path: Path) -> None:
+    text = penguins_utf8(tmp_path).decode("utf-8").replace("Ł", "L")
+    (tmp_path / "train.csv").write_bytes(text.encode("cp1252"))
+    named = scan(tmp_path, encoding="cp1252")
+    assert not named.by_check("delimiter_corruption")
+    assert set(named.stats.splits["train"].labels.counts) == {"Adélie", "Gentoo", "Chinstrap"}
+    guessed = scan(tmp_path)
+    (found,) = guessed.by_check("delimiter_corruption")
+    assert found.count == 60 and "--encoding" in found.message  # every row has an accented label
+
+
+def test_bytes_the_named_encoding_cannot_decode_are_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_bytes(b"id,label\n1,caf\xe9\n2,bad\x81byte\n3,ok\n")
+    (found,) = scan(tmp_path, encoding="cp1252").by_check("delimiter_corruption")
+    assert [(e["row"], e["column"], e["kind"]) for e in found.examples] == [(1, "label", "invalid_encoding")]
+
+
+def test_a_clean_utf8_csv_with_non_ascii_text_is_quiet(tmp_path: Path) -> None:
+    """Clean control on real data: the wine data set with accented region names and labels."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    regions = ("Piémont", "Vallée d'Aoste", "Lombardía", "Émilie-Romagne")
+    names = ("Barolo — nebbiolo", "Grignolino ☀", "Barberà")
+    lines = ["alcohol,malic_acid,colour_intensity,region,label"] + [
+        f"{x[0]},{x[1]},{x[9]},{regions[i % 4]},{names[t]}" for i, (x, t) in enumerate(zip(wine.data, wine.target))]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = scan(tmp_path)
+    assert not report.by_check("delimiter_corruption") and not report.by_check("corrupt_file")
+    assert set(report.stats.splits["train"].labels.counts) == set(names)
+    assert report.stats.splits["train"].rows == len(wine.target)
+
+
+@pytest.mark.parametrize("option", ["utf-9", "rot13"], ids=["a mistyped encoding", "a codec that is not text"])
+def test_an_unknown_encoding_is_exit_2_naming_the_option(tmp_path: Path, option: str) -> None:
+    table_splits(tmp_path, ("train",))
+    proc = cli("scan", str(tmp_path), "--encoding", option)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "--encoding" in proc.stderr and option in proc.stderr
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["a plain file", "a gzip file"])
+@pytest.mark.parametrize("quoted", [False, True], ids=["without quotes", "in quotes with newlines"])
+def test_records_of_any_length_parse(tmp_path: Path, quoted: bool, compressed: bool) -> None:
+    """A field longer than a chunk (16 MiB), with or without quotes."""
+    import csv
+    import gzip
+    import io
+
+    size = 20 * 1024 * 1024
+    big = ("ab\ncd " if quoted else "abcd ") * (size // (6 if quoted else 5))
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "text", "label"])
+    w.writerows([[0, "short", "a"], [1, big, "b"], [2, "after", "a"]])
+    raw = buf.getvalue().encode()
+    path = tmp_path / ("train.csv.gz" if compressed else "train.csv")
+    path.write_bytes(gzip.compress(raw, compresslevel=1) if compressed else raw)
+    report = scan(tmp_path)
+    assert not report.by_check("delimiter_corruption")
+    st = report.stats.splits["train"]
+    assert st.rows == 3 and dict(st.labels.counts) == {"a": 2, "b": 1}
+    from dataaudit.config import build_config
+    from dataaudit.sources import open_source
+
+    ds = open_source(tmp_path, build_config(source=str(tmp_path), progress=False))
+    assert [v for b in ds.batches() if b.frame is not None for v in b.frame["text"].to_list()] == ["short", big, "after"]
+
+
+# -- 4. fractions are counts over what was examined ----------------------------------------------------------
+@pytest.mark.parametrize("dangling", [0, 1], ids=["3 unreadable among 5 listed images is 3/5",
+                                                  "and a dangling link beside them is 4/6"])
+def test_corrupt_file_fraction_is_over_the_files_examined(tmp_path: Path, dangling: int) -> None:
+    root = class_folders(tmp_path / "imgs", classes=("cat", "dog"), count=3)
+    (root / "dog" / "2.png").unlink()  # 5 images
+    for name in ("cat/0.png", "cat/1.png", "dog/0.png"):
+        (root / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # a PNG signature, then nothing
+    if dangling:
+        (root / "dog" / "9.png").symlink_to(tmp_path / "never-pulled.png")
+    (found,) = corrupt(scan(root))
+    assert found.count == 3 + dangling
+    assert found.fraction == pytest.approx((3 + dangling) / (5 + dangling))
+
+
+def test_corrupt_file_fraction_of_a_table_split_is_over_its_files(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    table_splits(root / "train", ("a", "b", "c", "d"))
+    (root / "train" / "c.csv").write_bytes(b"")
+    (found,) = corrupt(scan(root))
+    assert (found.split, found.count, found.fraction) == ("train", 1, pytest.approx(1 / 4))
+
+
+@pytest.mark.parametrize("shards", [1, 2], ids=["in one file", "across two shards"])
+def test_delimiter_corruption_fraction_is_over_the_records_examined(tmp_path: Path, shards: int) -> None:
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    lines = [f"{i},{i % 7},{'ab'[i % 2]}" for i in range(100)]
+    for i in (3, 40, 41, 97):
+        lines[i] = f"{i};{i % 7};x" if i % 2 else f"{i},1,2,3"
+    per = 100 // shards
+    for k in range(shards):
+        body = "\n".join(lines[k * per:(k + 1) * per])
+        (root / "train" / f"part-{k}.csv").write_text("x,y,label\n" + body + "\n")
+    (found,) = scan(root).by_check("delimiter_corruption")
+    assert (found.count, found.fraction) == (4, pytest.approx(4 / 100))
+    assert [e["row"] for e in found.examples] == [3, 40, 41, 97]
