@@ -410,3 +410,20 @@ def test_delimiter_corruption_fraction_is_over_the_records_examined(tmp_path: Pa
     (found,) = scan(root).by_check("delimiter_corruption")
     assert (found.count, found.fraction) == (4, pytest.approx(4 / 100))
     assert [e["row"] for e in found.examples] == [3, 40, 41, 97]
+
+
+@needs_fifo
+def test_image_metadata_never_names_its_way_out_of_the_dataset(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write(root / "train" / "a.png", encode(textured(1), "PNG"))
+    write(tmp_path / "secret.png", encode(textured(2), "PNG"))
+    (root / "train" / "link.png").symlink_to(tmp_path / "secret.png")
+    os.mkfifo(root / "train" / "pipe.png")
+    os.mkfifo(root / "train" / "noext")
+    (root / "train" / "metadata.csv").write_text(
+        "file_name,label\na.png,x\n../../secret.png,y\nlink.png,y\npipe.png,x\nnoext,x\n")
+    code, doc = scan_json(root)
+    kinds = {(e["path"], e["kind"]) for f in doc["findings"] if f["check"] == "corrupt_file" for e in f["examples"]}
+    assert kinds == {("train/metadata.csv", "outside"), ("train/link.png", "outside"),
+                     ("train/pipe.png", "not_regular"), ("train/noext", "not_regular")}
+    assert doc["splits"]["train"]["rows"] == 1 and code == 1

@@ -683,7 +683,7 @@ def _to_dataset(listing: ImageListing, source: str | None = None) -> Dataset:
             folder = listing.split_folders.get(name, "")
             problems = listing.problems.get(name)
             if problems:
-                yield Batch(split=name, path=folder, files=list(problems or []))
+                yield Batch(split=name, path=folder, files=list(problems), payload=[])
             for start in range(0, len(recs), BATCH_RECORDS):
                 chunk = recs[start : start + BATCH_RECORDS]
                 nbytes = sum(max(s, 0) for s in sizes[start : start + BATCH_RECORDS]) if listing.sized else 0
