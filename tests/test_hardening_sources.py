@@ -427,3 +427,11 @@ def test_image_metadata_never_names_its_way_out_of_the_dataset(tmp_path: Path) -
     assert kinds == {("train/metadata.csv", "outside"), ("train/link.png", "outside"),
                      ("train/pipe.png", "not_regular"), ("train/noext", "not_regular")}
     assert doc["splits"]["train"]["rows"] == 1 and code == 1
+
+
+def test_invalid_utf8_in_a_json_lines_file_names_row_and_key(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": i, "note": "Zoë", "label": "ab"[i % 2]}).encode() for i in range(20)]
+    lines[6] = b'{"id": 6, "note": "Zo\xeb", "label": "a"}'
+    (tmp_path / "train.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (found,) = scan(tmp_path).by_check("delimiter_corruption")
+    assert [(e["row"], e["column"], e["kind"]) for e in found.examples] == [(6, "note", "invalid_utf8")]

@@ -164,8 +164,11 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
             for i, line in enumerate(lines):
                 if not line.strip():
                     continue
+                kind, column = "bad_json", None
                 try:
                     ok = isinstance(json.loads(line), dict)
+                except UnicodeDecodeError:  # reported, never read lossily
+                    ok, kind, column = False, "invalid_utf8", _undecodable_key(line)
                 except ValueError:
                     ok = False
                 if ok:
@@ -174,7 +177,7 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
                 else:
                     text = line.decode("utf-8", "replace")[:200]
                     problems.append(RecordProblem(split, tf.rel, offset if split else None, line_no + i,
-                                                  "bad_json", 0, len(tf.columns), text))
+                                                  kind, 0, len(tf.columns), text, column))
                 offset += 1
             line_no += len(lines)
             frame = None
@@ -187,6 +190,21 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
             yield frame, problems, len(body)
             if final:
                 break
+
+
+def _undecodable_key(line: bytes) -> str | None:
+    """The key of the first field of a JSON line whose bytes are not valid UTF-8 (``None`` if
+    the line is not a JSON object even with those bytes set aside)."""
+    try:
+        obj = json.loads(line.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        if any("\udc80" <= ch <= "\udcff" for ch in f"{key}{value}"):
+            return str(key).encode("utf-8", "replace").decode("utf-8", "replace")
+    return None
 
 
 READERS: dict[str, Callable[[TableFile, str | None], Iterator[Chunk]]] = {
