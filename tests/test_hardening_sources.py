@@ -435,3 +435,15 @@ def test_invalid_utf8_in_a_json_lines_file_names_row_and_key(tmp_path: Path) -> 
     (tmp_path / "train.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     (found,) = scan(tmp_path).by_check("delimiter_corruption")
     assert [(e["row"], e["column"], e["kind"]) for e in found.examples] == [(6, "note", "invalid_utf8")]
+
+
+@pytest.mark.parametrize("target", ["outside", "missing"], ids=["a split folder linked out of the dataset",
+                                                                "a split folder linked to nothing"])
+def test_a_table_split_folder_that_cannot_be_followed_is_a_finding(tmp_path: Path, target: str) -> None:
+    root = tmp_path / "data"
+    table_splits(root / "train", ("part-0",))
+    table_splits(tmp_path / "elsewhere", ("part-0",))
+    (root / "val").symlink_to(tmp_path / ("elsewhere" if target == "outside" else "gone"))
+    report = scan(root)
+    assert problem_paths(report) == {"val": target}
+    assert report.stats.splits["train"].rows == 60 and not report.passed
