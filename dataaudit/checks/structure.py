@@ -50,9 +50,8 @@ def delimiter_corruption(stats: DatasetStats, ctx: CheckContext) -> Iterator[Fin
         hint = ""
         if columns:
             details["columns"] = columns
-            hint = (f"; undecodable bytes in column(s) {', '.join(columns)}: the rows are not read "
-                    "(never re-read in a guessed encoding); if the file is in another encoding, "
-                    "pass --encoding (e.g. cp1252)")
+            hint = (f"; bytes that are not text in column(s) {', '.join(columns)} (nothing is re-read in a "
+                    "guessed encoding: if the file is in another one, pass --encoding, e.g. cp1252)")
         only_text = all(k in TEXT_KINDS for k in kinds)
         yield Finding(
             check="delimiter_corruption",

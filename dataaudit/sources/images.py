@@ -195,9 +195,6 @@ class _Folder:
     listed: dangling links, links out of the root, loops, FIFOs, devices,
     folders or files that cannot be read."""
     notes: list[str] = field(default_factory=list)
-    skipped: frozenset[str] = frozenset()
-    """Relative paths of links not followed because what they point to was already
-    walked (metadata naming them is read through the walked copy)."""
 
 
 def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder:
@@ -205,7 +202,7 @@ def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder
 
     ``sizes``: ``stat`` every candidate for its size (a system call per file).
 
-    Symbolic links (the rule of ``dataset-layouts.md``): a link is followed only when
+    Symbolic links (see :mod:`dataaudit.sources.localfs`): a link is followed only when
     its target lies inside the dataset ``root`` (default: ``folder``); every real
     folder and file is walked or listed once. Real folders are walked first, then
     links to folders whose target is neither inside a walked folder nor holds one
@@ -228,7 +225,6 @@ def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder
     stack: list[tuple[str, str, str]] = [(str(folder), "", folder_real)]
     links: list[tuple[str, str]] = []
     file_links: list[tuple[str, str, os.stat_result]] = []
-    skipped: set[str] = set()
 
     def candidate(path: str, rel: str, name: str, st: os.stat_result | None) -> None:
         nonlocal images
@@ -310,7 +306,6 @@ def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder
                 at = bisect.bisect_left(walked, target + "/")
                 holds = at < len(walked) and walked[at].startswith(target + "/")
                 if covered or holds:
-                    skipped.add(rel)
                     loop = holds or inside(os.path.realpath(os.path.dirname(link)), target)
                     why = "a folder that holds it (a loop)" if loop else "a folder already scanned"
                     notes.append(f"{_join(base, rel)}: symbolic link to {why} ({shown(target, root_real)}); "
@@ -329,14 +324,13 @@ def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder
         for rel, target, st in sorted(file_links, key=lambda x: x[0]):
             if target in listed:
                 repeated += 1
-                skipped.add(rel)
                 continue
             listed.add(target)
             candidate(target, rel, rel[rel.rfind("/") + 1:], st)
         if repeated:
             notes.append(f"{_join(base, '.')}: {repeated} symbolic link(s) to files already listed were not "
                          "counted again")
-    return _Folder(items, images, tables, problems, notes, frozenset(skipped))
+    return _Folder(items, images, tables, problems, notes)
 
 
 def _considered(name: str) -> bool:

@@ -1,6 +1,6 @@
 """Safe access to local files: nothing outside the dataset root, nothing that is not a regular file.
 
-The rules every local reader follows (``dataset-layouts.md``, "Links and special files"):
+The rules every local reader follows (README, "Local files: links, special files, text encodings"):
 
 - a symbolic link is judged by where it ends once fully resolved: inside the dataset
   root it is followed, outside it is a finding (``outside``) and is never opened;
