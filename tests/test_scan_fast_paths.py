@@ -136,23 +136,26 @@ def test_a_chunk_whose_last_field_is_empty_is_still_read_without_byte_analysis(t
 
 
 @pytest.mark.parametrize("chunk", [1 << 24, 4096], ids=["in one chunk", "in many chunks"])
-def test_invalid_utf8_bytes_past_the_sniffed_head_are_replaced_and_every_row_kept(tmp_path: Path, chunk: int) -> None:
-    """Chunks are parsed as strict UTF-8; one that is not valid UTF-8 is read again, lossily."""
+def test_invalid_utf8_bytes_past_the_sniffed_head_are_a_problem_and_every_other_row_kept(tmp_path: Path,
+                                                                                         chunk: int) -> None:
+    """Chunks are parsed as strict UTF-8; the record that is not valid UTF-8 is located and
+    reported (its column named), never read lossily (issue 14)."""
     path = tmp_path / "t.csv"
     n = 150_000  # the head the encoding is sniffed from is valid UTF-8
     path.write_bytes("id,name\n".encode() + "".join(f"{i},café\n" for i in range(n)).encode()
                      + f"{n},caf".encode() + b"\xe9" + f"\n{n + 1},Zoë\n".encode())
     rows, index, problems = read(path, chunk, typed=True)
-    assert index == list(range(n + 2)) and problems == []
-    assert [r[1] for r in rows[-3:]] == ["café", "caf\ufffd", "Zoë"]
+    assert index == [*range(n), n + 1]
+    assert [(p.row, p.line, p.kind, p.column) for p in problems] == [(n, n + 2, "invalid_utf8", "name")]
+    assert [r[1] for r in rows[-2:]] == ["café", "Zoë"]
 
 
-def test_strict_utf8_parse_falls_back_to_lossy_only_for_invalid_utf8() -> None:
-    from dataaudit.sources.delimited import _read_csv
+def test_strict_utf8_parse_raises_for_invalid_utf8_and_nothing_else() -> None:
+    from dataaudit.sources.delimited import InvalidUtf8, _read_csv
 
-    got = _read_csv(b"1,caf\xe9\n", has_header=False, new_columns=["a", "b"], encoding="utf8")
-    assert got.get_column("b").to_list() == ["caf\ufffd"]
-    with pytest.raises(pl.exceptions.PolarsError):  # other errors are not swallowed by the retry
+    with pytest.raises(InvalidUtf8):
+        _read_csv(b"1,caf\xe9\n", has_header=False, new_columns=["a", "b"], encoding="utf8")
+    with pytest.raises(pl.exceptions.PolarsError):  # other errors are not taken for invalid UTF-8
         _read_csv(b"1,2,3\n", has_header=False, new_columns=["a", "b"], encoding="utf8",
                   schema={"a": pl.Int64, "b": pl.Int64}, truncate_ragged_lines=False)
 

@@ -230,7 +230,8 @@ def test_encodings_and_line_ends_read_cleanly(tmp_path: Path, encode: Any, name:
     rows = ["species,island,weight", *[f"{'Pingüino' if i % 2 else 'Adélie'},{'Biscoe' if i % 3 else 'Dream'},"
                                        f"{3000 + 17 * i}" for i in range(80)]]
     (tmp_path / "train.csv").write_bytes(encode("\n".join(rows) + "\n"))
-    report = scan(tmp_path)
+    # a legacy encoding is read when named, never guessed (test_hardening_sources)
+    report = scan(tmp_path, encoding="cp1252") if name == "latin-1" else scan(tmp_path)
     st = report.stats.splits["train"]
     assert st.rows == 80
     assert list(st.columns) == ["species", "island", "weight"]  # no BOM glued to the first name

@@ -15,7 +15,10 @@ KIND_WORDS = {
     "other_delimiter": "another delimiter",
     "unbalanced_quote": "an unbalanced quote",
     "bad_json": "invalid JSON",
+    "invalid_utf8": "bytes that are not valid UTF-8",
+    "invalid_encoding": "bytes the --encoding given cannot decode",
 }
+TEXT_KINDS = ("invalid_utf8", "invalid_encoding")
 
 
 @register_check({"delimiter_corruption": {"warning_fraction": 0.0, "error_fraction": 0.0}})
@@ -41,15 +44,24 @@ def delimiter_corruption(stats: DatasetStats, ctx: CheckContext) -> Iterator[Fin
         expected = probs[0].expected
         what = ", ".join(f"{n} with {KIND_WORDS.get(k, k)}" for k, n in kinds.most_common())
         where = f"in {split_name}" if split_name else f"in {probs[0].path}"
+        columns = sorted({pr.column for pr in probs if pr.kind in TEXT_KINDS and pr.column is not None})
+        details: dict[str, object] = {"kinds": dict(kinds), "expected_fields": expected,
+                                      "files": sorted({pr.path for pr in probs})}
+        hint = ""
+        if columns:
+            details["columns"] = columns
+            hint = (f"; bytes that are not text in column(s) {', '.join(columns)} (nothing is re-read in a "
+                    "guessed encoding: if the file is in another one, pass --encoding, e.g. cp1252)")
+        only_text = all(k in TEXT_KINDS for k in kinds)
         yield Finding(
             check="delimiter_corruption",
             severity=severity,
             split=split_name,
+            column=columns[0] if only_text and len(columns) == 1 else None,
             count=total,
             fraction=frac,
             message=(f"{total} malformed record(s) {where} ({what}; the header has {expected} fields); "
-                     "they were left out of every other check"),
+                     f"they were left out of every other check{hint}"),
             examples=[pr.item() for pr in sorted(probs, key=lambda q: (q.path, q.line))[: ctx.example_cap]],
-            details={"kinds": dict(kinds), "expected_fields": expected,
-                     "files": sorted({pr.path for pr in probs})},
+            details=details,
         )

@@ -113,6 +113,9 @@ def summary(art: Any, torchscript: str | None = None) -> str:
         lines.append(f"  label {art.label.column!r}: {len(art.label.classes)} classes")
     elif art.options.get("task") == "regression":
         lines.append(f"  label {art.options.get('label_column')!r}: regression target (no class map)")
+    skipped = art.options.get("malformed_rows_skipped")
+    if skipped:  # wrong field counts, open quotes, bytes that are not UTF-8: never fitted on
+        lines.append(f"  {skipped:,} malformed row(s) left out; `dataaudit scan` lists them")
     lines.append(f"wrote {art.path}" + (f" and {art.tensors_file}" if art.tensors_file else "")
                  + (f"; TorchScript module {torchscript}" if torchscript else ""))
     return "\n".join(lines) + "\n"

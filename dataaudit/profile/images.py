@@ -707,7 +707,8 @@ def _read_file(path: str) -> bytes:
         os.close(fd)
 
 
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_O_RDONLY = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+"""O_NONBLOCK: a FIFO put in place of a listed image after the listing gives an empty read, never a wait."""
 
 
 def decode_task(root: str | None, items: Task) -> TaskResult:

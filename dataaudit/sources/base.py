@@ -50,29 +50,41 @@ class RecordProblem:
     line: int
     """1-based physical line in the file where the record starts."""
     kind: str
-    """``field_count``, ``other_delimiter``, ``unbalanced_quote`` or ``bad_json``."""
+    """``field_count``, ``other_delimiter``, ``unbalanced_quote``, ``bad_json``,
+    ``invalid_utf8`` (bytes that are not UTF-8) or ``invalid_encoding`` (bytes the
+    ``--encoding`` given cannot decode)."""
     fields: int
     expected: int
     text: str
-    """The start of the raw record (at most 200 characters)."""
+    """The start of the raw record (at most 200 characters; undecodable bytes shown as U+FFFD)."""
+    column: str | None = None
+    """The column of the first undecodable byte (``invalid_utf8``/``invalid_encoding``)."""
 
     def item(self) -> dict[str, Any]:
         out: dict[str, Any] = {"split": self.split, "path": self.path, "line": self.line}
         if self.row is not None:
             out["row"] = self.row
+        if self.column is not None:
+            out["column"] = self.column
         out.update({"kind": self.kind, "fields": self.fields, "expected": self.expected, "text": self.text})
         return out
 
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A file of the dataset that cannot be read (empty, binary, undecodable)."""
+    """A file of the dataset that cannot be read (empty, binary, undecodable, a name only)."""
 
     split: str | None
     path: str
     kind: str
-    """``empty``, ``binary``, ``unreadable``, ``not_image``, ``truncated``, ``undecodable``..."""
+    """``empty``, ``binary``, ``unreadable``, ``not_image``, ``truncated``, ``undecodable``,
+    ``missing`` (a dangling link), ``outside`` (a link out of the dataset), ``link_loop``,
+    ``not_regular`` (a FIFO, device or socket)..."""
     message: str
+    counted: bool = True
+    """Whether the file is one of the split's counted items (an image that was listed
+    and then failed to decode) rather than a name the listing could not include
+    (a dangling link, a FIFO): what ``corrupt_file`` divides by depends on it."""
 
 
 @dataclass

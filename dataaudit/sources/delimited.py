@@ -34,12 +34,16 @@ from typing import IO, Any, cast
 import numpy as np
 import polars as pl
 
+from dataaudit.errors import UsageError
 from dataaudit.sources.base import ROW, RecordProblem
+from dataaudit.sources.localfs import open_regular
 
 CHUNK_BYTES = 16 * 1024 * 1024
 FIRST_CHUNK_BYTES = 2 * 1024 * 1024
-MAX_RECORD_BYTES = 4 * 1024 * 1024
-"""A quoted field still open after this many bytes is taken as an unbalanced quote."""
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+"""A quoted field still open after this many bytes is taken as an unbalanced quote (an
+unbalanced quote would otherwise hold the rest of the file in memory). Records without an
+open quote have no limit: one longer than a chunk is read whole, however long."""
 HEAD_BYTES = 64 * 1024
 """Bytes read first to find where a plain file's header ends (more only if it does not end there)."""
 WINDOW_BYTES = 1024 * 1024
@@ -67,31 +71,91 @@ class Dialect:
 def open_binary(path: Path) -> IO[bytes]:
     """Open a possibly compressed file (``.gz``, ``.zst``) as a binary stream."""
     name = path.name.lower()
+    raw = open_regular(path)  # never blocks on a FIFO, never streams a device
     if name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
+        gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        gz.myfileobj = raw  # type: ignore[assignment]  # closed with the GzipFile, as gzip.open does
+        return cast(IO[bytes], gz)
     if name.endswith(".zst") or name.endswith(".zstd"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+    return raw
+
+
+def check_encoding(name: str) -> str:
+    """The codec name for ``--encoding NAME``; :class:`UsageError` (exit 2) naming the option
+    when Python knows no text encoding by that name (``utf-9``; ``rot13`` and ``base64``
+    are codecs, but not text encodings)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise UsageError(f"--encoding {name!r} (or `encoding` in the configuration): not a known text "
+                         "encoding; use a name such as utf-8, cp1252, latin-1 or utf-16")
+    return info.name
 
 
 def _detect_encoding(head: bytes) -> tuple[str, bool]:
+    """UTF-16 when a byte-order mark says so, else UTF-8 (with or without its mark).
+
+    Nothing else is guessed: text that is not valid UTF-8 is reported record by record
+    (``invalid_utf8``), never re-read in a guessed 8-bit encoding, where one stray byte
+    would silently turn every accented label into mojibake. ``--encoding`` reads another
+    encoding on purpose.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8", True
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         return "utf-16", True
-    try:
-        head.decode("utf-8")
-        return "utf-8", False
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # a character cut at the end of the sample
-            return "utf-8", False
-    try:
-        head.decode("cp1252")
-        return "cp1252", False
-    except UnicodeDecodeError:
-        return "latin-1", False
+    return "utf-8", False
+
+
+class InvalidUtf8(Exception):
+    """A parse met bytes that are not valid UTF-8 (the caller locates the records that hold them)."""
+
+
+def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: each byte the encoding cannot decode becomes byte 0xFF once
+    re-encoded (``surrogateescape``), a byte that is never valid UTF-8, so the record that
+    holds it is reported like any invalid UTF-8 instead of being silently replaced."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "\udcff" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("dataaudit-mark", _mark_undecodable)
+
+
+def invalid_utf8(buf: np.ndarray) -> np.ndarray:
+    """Sorted positions of the bytes of ``buf`` that are not part of a well-formed UTF-8 sequence.
+
+    Vectorised (a few numpy passes over the non-ASCII bytes only): a lead byte is valid
+    with its continuation bytes (and the narrower second-byte ranges that exclude
+    overlong forms, surrogates and code points past U+10FFFF); every other byte at or
+    above 0x80 is invalid. A sequence cut by the end of ``buf`` counts as invalid.
+    """
+    high = np.flatnonzero(buf >= 0x80)
+    if len(high) == 0:
+        return high
+    pad = np.concatenate((buf, np.zeros(3, dtype=np.uint8)))
+    lead = buf[high]
+    second = pad[high + 1]
+    c1 = (second & 0xC0) == 0x80
+    c2 = (pad[high + 2] & 0xC0) == 0x80
+    c3 = (pad[high + 3] & 0xC0) == 0x80
+    two = (lead >= 0xC2) & (lead <= 0xDF) & c1
+    three = ((lead >= 0xE0) & (lead <= 0xEF) & c1 & c2
+             & ~((lead == 0xE0) & (second < 0xA0)) & ~((lead == 0xED) & (second > 0x9F)))
+    four = ((lead >= 0xF0) & (lead <= 0xF4) & c1 & c2 & c3
+            & ~((lead == 0xF0) & (second < 0x90)) & ~((lead == 0xF4) & (second > 0x8F)))
+    valid = np.zeros(len(pad), dtype=bool)
+    for mask, width in ((two, 2), (three, 3), (four, 4)):
+        starts = high[mask]
+        for k in range(width):
+            valid[starts + k] = True
+    return high[~valid[high]]
 
 
 def looks_binary(head: bytes) -> bool:
@@ -229,7 +293,7 @@ class DelimitedReader:
     def _raw_chunks(self) -> Iterator[bytes]:
         decoder = None
         if self.dialect.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            decoder = codecs.getincrementaldecoder(self.dialect.encoding)(errors="replace")
+            decoder = codecs.getincrementaldecoder(self.dialect.encoding)(errors="dataaudit-mark")
         first = True
         with open_binary(self.path) as fh:
             while True:
@@ -238,7 +302,7 @@ class DelimitedReader:
                 data = raw
                 if decoder is not None:
                     # a chunk may end inside a character: the decoder keeps it for the next one
-                    data = decoder.decode(raw, final=not raw).encode("utf-8")
+                    data = decoder.decode(raw, final=not raw).encode("utf-8", "surrogateescape")
                 if first and data:
                     first = False
                     if data.startswith(codecs.BOM_UTF8):
@@ -259,6 +323,7 @@ class DelimitedReader:
         pending = b""
         header_done = False
         consumed_before = 0
+        retry_at = 0  # a record longer than what is pending: read on to this size before trying again
         for data in self._raw_chunks():
             pending = pending + data if pending else data
             if not header_done:
@@ -268,24 +333,38 @@ class DelimitedReader:
                         cut = pending.find(b"\n") + 1 or len(pending)
                     else:
                         continue
+                header_problems = self._header_problems(pending[:cut])
                 self.line += pending[:cut].count(b"\n")
                 pending = pending[cut:]
                 header_done = True
+                if header_problems:
+                    yield None, header_problems, 0
+            if len(pending) < retry_at:
+                continue
             end = pending.rfind(b"\n") + 1
+            locate = False
             if end and pending.find(b'"', 0, end) < 0:
-                frame = self._fast(pending, end)
+                try:
+                    frame = self._fast(pending, end)
+                except InvalidUtf8:
+                    frame, locate = None, True
                 if frame is not None:
                     pending = pending[end:]
                     yield frame, [], self.bytes_read - consumed_before
                     consumed_before = self.bytes_read
                     continue
-            frame, problems, rest = self._process(pending, final=False)
+            frame, problems, rest = self._process(pending, final=False, locate=locate)
+            retry_at = 2 * len(pending) if len(rest) == len(pending) else 0
             pending = rest
+            if frame is None and not problems:
+                continue
             yield frame, problems, self.bytes_read - consumed_before
             consumed_before = self.bytes_read
         if pending:
             frame, problems, rest = self._process(pending + (b"" if pending.endswith(b"\n") else b"\n"), final=True)
             yield frame, problems, self.bytes_read - consumed_before
+        elif self.bytes_read > consumed_before:
+            yield None, [], self.bytes_read - consumed_before
 
     def _plain(self) -> bool:
         """An uncompressed UTF-8 file with LF or CRLF newlines: chunks can be read in place."""
@@ -299,8 +378,9 @@ class DelimitedReader:
         So a chunk is parsed from the very buffer it was read into: no carried-over
         partial line is glued to the next chunk and no chunk is sliced (a fresh copy
         of a large buffer costs about a quarter of its parse in page faults alone).
+        A record longer than a chunk is read whole: the chunk doubles until it holds it.
         """
-        with open(self.path, "rb", buffering=0) as fh:
+        with open_regular(self.path) as fh:
             fd = fh.fileno()
             size = os.fstat(fd).st_size
             head = os.pread(fd, HEAD_BYTES, 0)  # the header is short: its end is found in a small read
@@ -310,9 +390,12 @@ class DelimitedReader:
                 cut = self._header_end(head)
             if cut is None:
                 cut = head.find(b"\n") + 1 or len(head)
+            header_problems = self._header_problems(head[:cut])
             self.line += head[:cut].count(b"\n")
             offset = cut
             del head
+            if header_problems:
+                yield None, header_problems, 0
             # a small first chunk: the scan's pipeline (profiling beside reading) starts sooner
             want = min(self.chunk_bytes, FIRST_CHUNK_BYTES)
             while offset < size:
@@ -324,17 +407,21 @@ class DelimitedReader:
                 if eof and not data.endswith(b"\n"):
                     data += b"\n"  # the last record has no newline
                 end = data.rfind(b"\n") + 1
+                locate = False
                 if end and data.find(b'"', 0, end) < 0:
-                    frame = self._fast(data, end)
+                    try:
+                        frame = self._fast(data, end)
+                    except InvalidUtf8:
+                        frame, locate = None, True
                     if frame is not None:
                         offset += end
                         want = self.chunk_bytes
                         yield frame, [], end
                         continue
-                frame, problems, rest = self._process(data, final=eof)
+                frame, problems, rest = self._process(data, final=eof, locate=locate)
                 consumed = len(data) - len(rest)
                 if consumed == 0 and not eof:
-                    want *= 2  # a record longer than the chunk: read more of it at once
+                    want = 2 * len(data)  # a record longer than the chunk: read more of it at once
                     continue
                 offset += consumed
                 want = self.chunk_bytes
@@ -350,15 +437,18 @@ class DelimitedReader:
         buffer). Returns ``None`` when the records cannot be proven well-formed (a
         record with too many fields fails the strict parse; too few fields or a
         blank line leave the delimiter count short), and the caller analyses the
-        bytes instead.
+        bytes instead. Raises :class:`InvalidUtf8` when the complete records are not
+        valid UTF-8 (the caller then locates the records that are not).
         """
         cut = end < len(data)
         try:
             frame = self._read_body(data, strict=True, typed_only=cut, quotes=False)
-        except pl.exceptions.PolarsError:
+        except (pl.exceptions.PolarsError, InvalidUtf8) as exc:
             if not cut:
+                if isinstance(exc, InvalidUtf8):
+                    raise
                 return None
-            try:  # the cut record itself may be what failed to parse
+            try:  # the cut record itself may be what failed to parse (a character cut in two, too)
                 data, cut = data[:end], False
                 frame = self._read_body(data, strict=True, quotes=False)
             except pl.exceptions.PolarsError:
@@ -382,8 +472,26 @@ class DelimitedReader:
         ends, _ = _record_spans(buf, QUOTE in data[:MAX_RECORD_BYTES])
         return int(ends[0]) + 1 if len(ends) else None
 
-    def _process(self, data: bytes, final: bool) -> tuple[pl.DataFrame | None, list[RecordProblem], bytes]:
-        """Analyse complete records in ``data``; return the unconsumed tail."""
+    def _process(self, data: bytes, final: bool, locate: bool = False,
+                 ) -> tuple[pl.DataFrame | None, list[RecordProblem], bytes]:
+        """Analyse complete records in ``data``; return the unconsumed tail.
+
+        Records holding bytes that are not valid UTF-8 are problems (``invalid_utf8``,
+        with the column of the first such byte), left out of the frame like any other
+        malformed record. They are looked for only when a parse has failed on them
+        (``locate``, or a strict parse of the good records that raises): valid text
+        costs nothing more than the parse that validates it.
+        """
+        rows, line = self.rows, self.line
+        if not locate:
+            try:
+                return self._analyse(data, final, None)
+            except InvalidUtf8:
+                self.rows, self.line = rows, line  # analysed again, this time locating the bytes
+        return self._analyse(data, final, invalid_utf8(np.frombuffer(data, dtype=np.uint8)))
+
+    def _analyse(self, data: bytes, final: bool, invalid: np.ndarray | None,
+                 ) -> tuple[pl.DataFrame | None, list[RecordProblem], bytes]:
         problems: list[RecordProblem] = []
         good_spans: list[tuple[int, int]] = []
         good_rows: list[np.ndarray] = []
@@ -401,12 +509,14 @@ class DelimitedReader:
                 view = buf[pos:window_end]
                 quoted = bool((view == QUOTE).any())
                 ends, outside = _record_spans(view, quoted)
-                if len(ends) or window_end == n or width > MAX_RECORD_BYTES:
+                # without a quote a record ends at the next newline, however far: the window
+                # grows until it finds one; an open quote is given up on after MAX_RECORD_BYTES
+                if len(ends) or window_end == n or (quoted and width > MAX_RECORD_BYTES):
                     break
                 width *= 2
             if len(ends) == 0:
                 # No complete record: an open quote may run to the end of the data.
-                if final or n - pos > MAX_RECORD_BYTES:
+                if quoted and (final or n - pos > MAX_RECORD_BYTES):
                     nl = data.find(b"\n", pos)
                     stop = n if nl < 0 else nl + 1
                     self._bad_quote(data, pos, stop, problems)
@@ -429,11 +539,16 @@ class DelimitedReader:
                 per_record_nl = np.bincount(np.searchsorted(ends, nls), minlength=len(ends))
                 multiline = per_record_nl > 1
             stray = self._misplaced_quotes(view, ends) if quoted else np.zeros(len(ends), dtype=bool)
-            bad = ((fields != self.expected) | stray) & ~blank
+            structural = ((fields != self.expected) | stray) & ~blank
+            bad = structural
+            utf8_col = None
+            if invalid is not None:
+                utf8_col = self._invalid_columns(invalid, pos, starts, ends, dpos)
+                bad = structural | ((utf8_col >= 0) & ~blank)
             # An unbalanced quote swallows following lines: restart after its first line.
             restart_at = None
             if multiline is not None:
-                swallowed = np.flatnonzero(bad & multiline)
+                swallowed = np.flatnonzero(structural & multiline)
                 if len(swallowed):
                     restart_at = int(swallowed[0])
             limit = len(ends) if restart_at is None else restart_at
@@ -443,6 +558,7 @@ class DelimitedReader:
             self._collect(
                 data, pos, starts[:limit], ends[:limit], fields[:limit], bad[:limit], blank[:limit],
                 lines_in[:limit], good_spans, good_rows, problems, stray[:limit],
+                None if utf8_col is None else utf8_col[:limit],
             )
             if restart_at is None:
                 window = min(window * 2, WINDOW_BYTES)
@@ -461,11 +577,25 @@ class DelimitedReader:
         frame = self._parse(data, good_spans, good_rows)
         return frame, problems, rest
 
+    @staticmethod
+    def _invalid_columns(invalid: np.ndarray, pos: int, starts: np.ndarray, ends: np.ndarray,
+                         dpos: np.ndarray) -> np.ndarray:
+        """Per record of the window at ``pos``: the field index of its first byte that is not
+        valid UTF-8 (``invalid``: positions in the whole chunk), or -1."""
+        out = np.full(len(ends), -1, dtype=np.int64)
+        lo, hi = np.searchsorted(invalid, [pos, pos + int(ends[-1]) + 1])
+        if hi > lo:
+            rel = invalid[lo:hi] - pos
+            rec = np.searchsorted(ends, rel)
+            first_rec, first = np.unique(rec, return_index=True)
+            out[first_rec] = np.searchsorted(dpos, rel[first]) - np.searchsorted(dpos, starts[first_rec])
+        return out
+
     def _collect(
         self, data: bytes, base: int, starts: np.ndarray, ends: np.ndarray, fields: np.ndarray,
         bad: np.ndarray, blank: np.ndarray, lines_in: np.ndarray,
         good_spans: list[tuple[int, int]], good_rows: list[np.ndarray], problems: list[RecordProblem],
-        stray: np.ndarray | None = None,
+        stray: np.ndarray | None = None, utf8_col: np.ndarray | None = None,
     ) -> None:
         if len(starts) == 0:
             return
@@ -488,7 +618,10 @@ class DelimitedReader:
         for i in np.flatnonzero(bad & is_row):
             raw = data[base + int(starts[i]): base + int(ends[i])].decode("utf-8", "replace").rstrip("\r")
             quote = stray is not None and bool(stray[i])
-            problems.append(self._problem(raw, int(row_ids[i]), int(line_ids[i]), int(fields[i]), quote))
+            column = None
+            if utf8_col is not None and utf8_col[i] >= 0 and fields[i] == self.expected and not quote:
+                column = int(utf8_col[i])
+            problems.append(self._problem(raw, int(row_ids[i]), int(line_ids[i]), int(fields[i]), quote, column))
         self.rows += int(is_row.sum())
         self.line += int(lines_in.sum())
 
@@ -516,7 +649,11 @@ class DelimitedReader:
             out[np.searchsorted(ends, bad)] = True
         return out
 
-    def _problem(self, raw: str, row: int, line: int, fields: int, quote: bool = False) -> RecordProblem:
+    def _problem(self, raw: str, row: int, line: int, fields: int, quote: bool = False,
+                 column: int | None = None) -> RecordProblem:
+        if column is not None:  # well-formed, but with bytes that are not text in the file's encoding
+            return RecordProblem(self.split, self.rel, self.row_offset + row, line,
+                                 self._text_kind(), fields, self.expected, raw[:200], self.names[column])
         kind = "unbalanced_quote" if quote else "field_count"
         if fields < self.expected and not quote:
             for other in self.others:
@@ -524,6 +661,23 @@ class DelimitedReader:
                     kind = "other_delimiter"
                     break
         return RecordProblem(self.split, self.rel, self.row_offset + row, line, kind, fields, self.expected, raw[:200])
+
+    def _text_kind(self) -> str:
+        utf8 = self.dialect.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        return "invalid_utf8" if utf8 else "invalid_encoding"
+
+    def _header_problems(self, header: bytes) -> list[RecordProblem]:
+        """The header line as a problem when it holds bytes that are not valid text."""
+        if header.isascii():
+            return []
+        bad = invalid_utf8(np.frombuffer(header, dtype=np.uint8))
+        if len(bad) == 0:
+            return []
+        field = header.count(self.dialect.delimiter.encode(), 0, int(bad[0]))
+        name = self.names[min(field, len(self.names) - 1)] if self.names else None
+        raw = header.decode("utf-8", "replace").rstrip("\r\n")
+        return [RecordProblem(self.split, self.rel, None, self.line, self._text_kind(), self.expected,
+                              self.expected, raw[:200], name)]
 
     def _bad_quote(self, data: bytes, start: int, stop: int, problems: list[RecordProblem]) -> None:
         raw = data[start:stop].decode("utf-8", "replace").rstrip("\r\n")
@@ -592,7 +746,10 @@ class DelimitedReader:
         return _read_csv(body, infer_schema=False, **common)
 
     def _read_body_python(self, body: bytes) -> pl.DataFrame:
-        text = body.decode("utf-8", "replace")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidUtf8 from None
         rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=self.dialect.delimiter) if r]
         cols: dict[str, list[str | None]] = {name: [] for name in self.names}
         for r in rows:
@@ -603,18 +760,18 @@ class DelimitedReader:
 
 
 def _read_csv(body: bytes, **options: Any) -> pl.DataFrame:
-    """``polars.read_csv`` as strict UTF-8, as lossy UTF-8 only where the bytes are not valid UTF-8.
+    """``polars.read_csv`` as strict UTF-8: :class:`InvalidUtf8` when the bytes are not valid UTF-8.
 
-    The strict decoder validates a chunk in one vectorised pass; the lossy one
-    decodes field by field (a fifth of the parse), so it is kept for the chunks
-    that need it.
+    The strict decoder validates a chunk in one vectorised pass as it parses; the
+    records that are not valid UTF-8 are then located and reported (never read
+    lossily, which would turn them into other text without a word).
     """
     try:
         return pl.read_csv(body, **options)
     except pl.exceptions.ComputeError as exc:
         if options.get("encoding") != "utf8" or "utf-8" not in str(exc).lower():
             raise
-    return pl.read_csv(body, **{**options, "encoding": "utf8-lossy"})
+    raise InvalidUtf8
 
 
 def head_schema(path: Path, dialect: Dialect, max_bytes: int = 1 << 20) -> dict[str, pl.DataType]:

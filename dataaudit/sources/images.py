@@ -27,8 +27,11 @@ the statistics and findings use.
 
 from __future__ import annotations
 
+import bisect
+import errno
 import os
 import posixpath
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataaudit.errors import SourceError
-from dataaudit.sources.base import Batch, Dataset, SplitInfo, canonical_split, split_order
+from dataaudit.sources.base import Batch, Dataset, FileProblem, SplitInfo, canonical_split, split_order
+from dataaudit.sources.localfs import O_READ, inside, link_problem, open_regular, regular_inside, shown, special_kind
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -103,6 +107,9 @@ class ImageListing:
     sized: bool = True
     """Whether file sizes were listed (for a progress bar in bytes; a ``stat`` per
     file, skipped when ``config.progress`` is off)."""
+    problems: dict[str, list[FileProblem]] = field(default_factory=dict)
+    """Split name -> names that could not be listed (dangling links, links out of the
+    dataset, FIFOs, devices, unreadable folders): reported, never opened."""
 
     @property
     def count(self) -> int:
@@ -144,12 +151,18 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def _sniff_file(path: Path) -> str | None:
+def _sniff_file(path: str) -> str | None:
+    """The image format of the file at ``path`` from its first bytes (``None``: not an image).
+
+    Opened without blocking: a FIFO that slipped in between listing and reading
+    gives nothing to read instead of waiting for a writer forever. ``OSError``
+    (permission denied) is the caller's to report.
+    """
+    fd = os.open(path, O_READ)
     try:
-        with open(path, "rb") as fh:
-            return sniff_image(fh.read(16))
-    except OSError:
-        return None
+        return sniff_image(os.read(fd, 16))
+    finally:
+        os.close(fd)
 
 
 _HIDDEN_NAMES = frozenset({"__MACOSX", "__pycache__"})
@@ -177,60 +190,178 @@ class _Folder:
     """Files with an image extension."""
     tables: int
     """Table files (other than image metadata files)."""
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(path relative to the folder, kind, message)`` of names that could not be
+    listed: dangling links, links out of the root, loops, FIFOs, devices,
+    folders or files that cannot be read."""
+    notes: list[str] = field(default_factory=list)
 
 
-def _walk(folder: Path, sizes: bool = True) -> _Folder:
-    """Walk ``folder`` once (recursively, hidden names skipped, symlinked folders followed);
-    ``sizes``: ``stat`` every candidate for its size (a system call per file)."""
+def _walk(folder: Path, sizes: bool = True, root: Path | None = None) -> _Folder:
+    """Walk ``folder`` once: recursively, hidden names skipped, nothing outside ``root`` followed.
+
+    ``sizes``: ``stat`` every candidate for its size (a system call per file).
+
+    Symbolic links (see :mod:`dataaudit.sources.localfs`): a link is followed only when
+    its target lies inside the dataset ``root`` (default: ``folder``); every real
+    folder and file is walked or listed once. Real folders are walked first, then
+    links to folders whose target is neither inside a walked folder nor holds one
+    (a link back up the tree is a loop and is not followed), then links to files
+    not already listed (a link to a listed file is not counted twice). A link in one
+    split to a file of another split is listed in both: that is a real overlap.
+    Names that cannot be listed (dangling links, links leaving the root, loops,
+    FIFOs, devices, sockets, folders or files that cannot be read) are returned
+    as ``problems``; nothing is opened that is not a regular file.
+    """
     items: list[tuple[str, int, str]] = []
+    problems: list[tuple[str, str, str]] = []
+    notes: list[str] = []
     images = tables = 0
-    stack: list[tuple[str, str]] = [(str(folder), "")]
-    while stack:
-        current, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if name[0] == "." or name in _HIDDEN_NAMES:
-                continue
+    root_real = os.path.realpath(root if root is not None else folder)
+    folder_real = os.path.realpath(folder)
+    base = _rel(folder, root) if root is not None else ""
+    walked_set: set[str] = {folder_real}  # real paths of walked folders
+    dir_real: dict[str, str] = {}  # prefix of a walked folder -> its real path
+    stack: list[tuple[str, str, str]] = [(str(folder), "", folder_real)]
+    links: list[tuple[str, str]] = []
+    file_links: list[tuple[str, str, os.stat_result]] = []
+
+    def candidate(path: str, rel: str, name: str, st: os.stat_result | None) -> None:
+        nonlocal images
+        dot = name.rfind(".")  # _ext inlined: a file name holds no "/"
+        ext = name[dot:].lower() if dot > 0 else ""
+        if ext in IMAGE_EXTENSIONS:
+            images += 1
+        elif ext in NOT_IMAGE_EXTENSIONS:
+            return
+        else:
             try:
-                is_dir = entry.is_dir(follow_symlinks=True)
+                if _sniff_file(path) is None:
+                    return
+            except OSError as exc:
+                problems.append((rel, "unreadable", f"cannot read the file: {exc.strerror or exc}"))
+                return
+        size = -1
+        if sizes:
+            try:
+                size = (st or os.stat(path)).st_size
             except OSError:
+                pass
+        items.append((rel, size, ext))
+
+    def walk_folders() -> None:
+        nonlocal tables
+        while stack:
+            current, prefix, real = stack.pop()
+            dir_real[prefix] = real
+            try:
+                entries = list(os.scandir(current))
+            except OSError as exc:
+                problems.append((prefix.rstrip("/") or ".", "unreadable",
+                                 f"cannot list the folder: {exc.strerror or exc}"))
                 continue
-            if is_dir:
-                stack.append((entry.path, f"{prefix}{name}/"))
-                continue
-            dot = name.rfind(".")  # _ext inlined: a file name holds no "/"
-            ext = name[dot:].lower() if dot > 0 else ""
-            if ext in IMAGE_EXTENSIONS:
-                images += 1
-            elif ext in NOT_IMAGE_EXTENSIONS:
-                if ext in TABLE_EXTENSIONS and name not in METADATA_NAMES:
-                    tables += 1
-                continue
-            elif _sniff_file(Path(entry.path)) is None:
-                continue
-            size = -1
-            if sizes:
+            for entry in entries:
+                name = entry.name
+                if name[0] == "." or name in _HIDDEN_NAMES:
+                    continue
+                rel = prefix + name
                 try:
-                    size = entry.stat(follow_symlinks=True).st_size
-                except OSError:
-                    pass
-            items.append((prefix + name, size, ext))
-    return _Folder(items, images, tables)
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = f"{real}/{name}"
+                        walked_set.add(sub)
+                        stack.append((entry.path, rel + "/", sub))
+                        continue
+                    if not _considered(name):
+                        # data and documentation files beside the images are never opened,
+                        # whatever they are (links, pipes): only table names count, for the layout
+                        if _ext(name) in TABLE_EXTENSIONS:
+                            tables += 1
+                        continue
+                    if entry.is_symlink():
+                        links.append((entry.path, rel))
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        kind = special_kind(entry.stat(follow_symlinks=False).st_mode)
+                        problems.append((rel, "not_regular", f"{kind}, not a regular file; not opened"))
+                        continue
+                    st = entry.stat(follow_symlinks=False) if sizes else None
+                except OSError as exc:
+                    problems.append((rel, "unreadable", f"cannot stat: {exc.strerror or exc}"))
+                    continue
+                candidate(entry.path, rel, name, st)
+
+    walk_folders()
+    while links:  # links to folders are followed after the real folders are walked
+        walked = sorted(walked_set)  # to find a walked folder under a link's target
+        for link, rel in sorted(links, key=lambda x: x[1]):
+            kind, message, target, st = link_problem(link, root_real)
+            if kind or target is None or st is None:
+                problems.append((rel, kind, message))
+            elif stat.S_ISREG(st.st_mode):
+                file_links.append((rel, target, st))
+            elif not stat.S_ISDIR(st.st_mode):
+                problems.append((rel, "not_regular", f"symbolic link to {special_kind(st.st_mode)}; not opened"))
+            else:
+                covered = any(a in walked_set for a in _ancestors(target))
+                at = bisect.bisect_left(walked, target + "/")
+                holds = at < len(walked) and walked[at].startswith(target + "/")
+                if covered or holds:
+                    loop = holds or inside(os.path.realpath(os.path.dirname(link)), target)
+                    why = "a folder that holds it (a loop)" if loop else "a folder already scanned"
+                    notes.append(f"{_join(base, rel)}: symbolic link to {why} ({shown(target, root_real)}); "
+                                 "not followed")
+                    continue
+                bisect.insort(walked, target)
+                walked_set.add(target)
+                stack.append((target, rel + "/", target))
+        links = []
+        walk_folders()
+    if file_links:
+        # links to files last, once every folder that will be walked has been: a link to a
+        # file already listed (or to the same file as an earlier link) is not counted again
+        listed = {dir_real[rel[: rel.rfind("/") + 1]] + "/" + rel[rel.rfind("/") + 1:] for rel, _, _ in items}
+        repeated = 0
+        for rel, target, st in sorted(file_links, key=lambda x: x[0]):
+            if target in listed:
+                repeated += 1
+                continue
+            listed.add(target)
+            candidate(target, rel, rel[rel.rfind("/") + 1:], st)
+        if repeated:
+            notes.append(f"{_join(base, '.')}: {repeated} symbolic link(s) to files already listed were not "
+                         "counted again")
+    return _Folder(items, images, tables, problems, notes)
+
+
+def _considered(name: str) -> bool:
+    """Whether the walk looks at a name at all: image metadata files and anything that
+    is not a known data or documentation file (``NOT_IMAGE_EXTENSIONS``)."""
+    dot = name.rfind(".")
+    return dot <= 0 or name[dot:].lower() not in NOT_IMAGE_EXTENSIONS or name in METADATA_NAMES
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """``path`` and every folder above it (``/a/b`` -> ``/a/b``, ``/a``, ``/``)."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _metadata_file(folder: Path) -> Path | None:
-    """``metadata.csv``/``.jsonl`` in ``folder`` when it names images (a ``file_name`` column)."""
+def _metadata_file(folder: Path, root_real: str) -> Path | None:
+    """``metadata.csv``/``.jsonl`` in ``folder`` when it names images (a ``file_name`` column).
+
+    Only a regular file inside the dataset counts (a link out of it is reported by the walk).
+    """
     for name in METADATA_NAMES:
         cand = folder / name
-        if cand.is_file() and _names_files(cand):
+        if regular_inside(str(cand), root_real) == "" and _names_files(cand):
             return cand
     return None
 
@@ -269,7 +400,7 @@ def _folder_records(
     prefix = f"{base}/" if base and base != "." else ""
     # relative paths are unique within a walk and share the prefix: sorting by them is
     # sorting by the path from the root
-    items = sorted((walked or _walk(folder)).items)
+    items = sorted((walked or _walk(folder, root=root)).items)
     if labelled:
         labels = [rel[: rel.find("/")] if "/" in rel else None for rel, _, _ in items]
     else:
@@ -318,27 +449,35 @@ def _metadata_records(
     notes: list[str],
     walked: _Folder | None = None,
     sizes_wanted: bool = True,
+    problems: list[tuple[str, str, str]] | None = None,
 ) -> tuple[list[ImageRecord], list[int], Counter[str], str | None]:
+    """Records of the images ``meta`` names (in sorted path order). A name that cannot be
+    listed (outside the dataset, a link out of it, a FIFO or device) is not a record: it
+    goes to ``problems`` as ``(path from the root, kind, message)``."""
     rows, column = _read_metadata(meta, label)
     seen: dict[str, str | None] = {}
     base = _rel(folder, root)
     prefix = f"{base}/" if base and base != "." else ""
-    resolved_root = root.resolve()
+    root_real = os.path.realpath(root)
+    walk = walked or _walk(folder, sizes_wanted, root)
+    bad = {prefix + rel: (kind, message) for rel, kind, message in walk.problems}
+    found: list[tuple[str, str, str]] = []
+    meta_rel = _rel(meta, root)
     for name, value in rows:
         posix = name.replace("\\", "/")
         # a relative name is normalised as text (one resolve() per row costs syscalls)
         key = posixpath.normpath(prefix + posix) if not posixpath.isabs(posix) else ""
         if not key or key == ".." or key.startswith("../"):
-            try:
-                key = _rel((folder / posix).resolve(), resolved_root)
-            except ValueError:
-                notes.append(f"{_rel(meta, root)}: file_name {name!r} points outside the dataset; skipped")
+            real = os.path.realpath(os.path.join(folder, posix))
+            if not inside(real, root_real):
+                found.append((meta_rel, "outside", f"file_name {name!r} points outside the dataset; not read"))
                 continue
+            key = os.path.relpath(real, root_real).replace(os.sep, "/")
         if key in seen:
-            notes.append(f"{_rel(meta, root)}: {name!r} is listed more than once; the first entry is used")
+            notes.append(f"{meta_rel}: {name!r} is listed more than once; the first entry is used")
             continue
         seen[key] = value
-    on_disk = {prefix + rel: size for rel, size, _ in (walked or _walk(folder, sizes_wanted)).items}
+    on_disk = {prefix + rel: size for rel, size, _ in walk.items}
     unlisted = on_disk.keys() - seen.keys()
     if unlisted:
         notes.append(
@@ -348,19 +487,33 @@ def _metadata_records(
     records: list[ImageRecord] = []
     sizes: list[int] = []
     exts: Counter[str] = Counter()
-    for i, key in enumerate(sorted(seen)):
-        records.append(ImageRecord(i, key, None, seen[key]))
+    for key in sorted(seen):
         size = on_disk.get(key)
         if size is None:  # named by the metadata but not an image candidate of the walk
+            if key in bad:
+                continue  # the walk reports it
+            kind = regular_inside(str(root / key), root_real)
+            if kind not in ("", "missing"):  # a missing file stays a record: reading it is the finding
+                found.append((key, kind, f"{meta.name} names it, but it is {_KIND_TEXT.get(kind, kind)}; not read"))
+                continue
             size = -1
-            if sizes_wanted:
+            if sizes_wanted and not kind:
                 try:
                     size = (root / key).stat().st_size
                 except OSError:
                     pass
+        records.append(ImageRecord(len(records), key, None, seen[key]))
         sizes.append(size)
         exts[_ext(key) or "(none)"] += 1
+    if problems is not None:
+        problems.extend(found)
     return records, sizes, exts, column
+
+
+_KIND_TEXT = {
+    "outside": "outside the dataset", "not_regular": "not a regular file", "link_loop": "a symbolic link loop",
+    "unreadable": "unreadable",
+}  # fmt: skip
 
 
 def scan_layout(root: Path, config: Config) -> ImageListing | None:
@@ -370,7 +523,9 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
     detection; ``config.label`` names the metadata label column. File sizes
     (``listing.sizes``, ``Dataset.total_bytes``: what a progress bar in bytes
     needs) are listed only when ``config.progress`` is on: a ``stat`` per file is
-    ~40% of the listing's time.
+    ~40% of the listing's time. Names that cannot be listed (see :func:`_walk`)
+    are ``listing.problems`` of their split. Raises :class:`SourceError` when
+    ``root`` itself cannot be listed.
     """
     if config.modality is not None and config.modality != "image":
         return None
@@ -378,7 +533,32 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
         return None
     forced = config.modality == "image"
     sized = bool(config.progress)
-    subdirs = sorted((p for p in root.iterdir() if p.is_dir() and not _hidden(p.name)), key=lambda p: p.name)
+    root_real = os.path.realpath(root)
+    try:
+        top = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise SourceError(f"cannot list the dataset folder: {exc.strerror or exc}", str(root)) from None
+    subdirs: list[Path] = []
+    broken: dict[str, list[tuple[str, str, str]]] = {}  # split -> problems of split folders that cannot be walked
+    for entry in top:
+        if _hidden(entry.name):
+            continue
+        split = canonical_split(entry.name)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(Path(entry.path))
+            elif entry.is_symlink():
+                kind, message, _, st = link_problem(entry.path, root_real)
+                if not kind and st is not None and stat.S_ISDIR(st.st_mode):
+                    subdirs.append(Path(entry.path))
+                elif split is not None and kind:
+                    broken.setdefault(split, []).append((entry.name, kind, message))
+            elif split is not None and not entry.is_file(follow_symlinks=False):
+                kind = special_kind(entry.stat(follow_symlinks=False).st_mode)
+                broken.setdefault(split, []).append((entry.name, "not_regular", f"{kind}, not a split folder"))
+        except OSError as exc:
+            if split is not None:
+                broken.setdefault(split, []).append((entry.name, "unreadable", f"cannot stat: {exc.strerror or exc}"))
     split_dirs: dict[str, list[Path]] = {}
     for d in subdirs:
         name = canonical_split(d.name)
@@ -387,10 +567,10 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
     notes: list[str] = []
 
     if split_dirs:
-        walks = {d: _walk(d, sized) for dirs in split_dirs.values() for d in dirs}
+        walks = {d: _walk(d, sized, root) for dirs in split_dirs.values() for d in dirs}
         images = sum(w.images for w in walks.values())
         tables = sum(w.tables for w in walks.values())
-        has_meta = any(_metadata_file(d) is not None for dirs in split_dirs.values() for d in dirs)
+        has_meta = any(_metadata_file(d, root_real) is not None for dirs in split_dirs.values() for d in dirs)
         if not has_meta and not forced and tables and tables >= images:
             return None  # table shards in split folders
         others = [d.name for d in subdirs if canonical_split(d.name) is None]
@@ -406,21 +586,32 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
                     f"folders {', '.join(d.name for d in dirs)} all mean split {name!r}; only {dirs[0].name} was scanned"
                 )
             folder = dirs[0]
-            meta = _metadata_file(folder)
+            walk = walks[folder]
+            base = _rel(folder, root)
+            problems = [(_join(base, rel), kind, message) for rel, kind, message in walk.problems]
+            notes.extend(walk.notes)
+            meta = _metadata_file(folder, root_real)
             if meta is not None:
                 recs, sizes, exts, column = _metadata_records(
-                    root, folder, meta, config.label, notes, walks[folder], sized
+                    root, folder, meta, config.label, notes, walk, sized, problems
                 )
                 layouts.add("imagefolder_metadata")
                 label_columns.add(column)
             else:
-                recs, sizes, exts = _folder_records(root, folder, labelled=True, walked=walks[folder])
+                recs, sizes, exts = _folder_records(root, folder, labelled=True, walked=walk)
                 layouts.add("imagefolder")
                 label_columns.add("label" if any(r.label is not None for r in recs) else None)
             listing.splits[name] = recs
             listing.sizes[name] = sizes
-            listing.split_folders[name] = _rel(folder, root)
+            listing.split_folders[name] = base
             listing.extensions.update(exts)
+            listing.problems[name] = _file_problems(name, problems)
+        for name, probs in broken.items():
+            if name in listing.splits:
+                listing.problems[name] += _file_problems(name, probs)
+            else:  # a split folder that is a name only (a dangling link): the split is there, and empty
+                listing.splits[name], listing.sizes[name], listing.split_folders[name] = [], [], probs[0][0]
+                listing.problems[name] = _file_problems(name, probs)
         listing.layout = "imagefolder_metadata" if "imagefolder_metadata" in layouts else "imagefolder"
         if len(layouts) > 1:
             notes.append("some splits have a metadata file and others class folders")
@@ -428,32 +619,49 @@ def scan_layout(root: Path, config: Config) -> ImageListing | None:
         listing.label_column = named[0] if named else None
         if len(named) > 1:
             notes.append(f"splits use different label columns: {', '.join(named)}; labels are compared as read")
-        if listing.count == 0 and not forced:
+        if listing.count == 0 and not forced and not any(listing.problems.values()):
             return None
         return listing
 
-    meta = _metadata_file(root)
+    meta = _metadata_file(root, root_real)
     if meta is not None:
-        recs, sizes, exts, column = _metadata_records(root, root, meta, config.label, notes, None, sized)
+        walk = _walk(root, sized, root)
+        problems = list(walk.problems)
+        recs, sizes, exts, column = _metadata_records(root, root, meta, config.label, notes, walk, sized, problems)
+        notes.extend(walk.notes)
         return ImageListing(
-            root, "imagefolder_metadata", {"train": recs}, {"train": ""}, column, {"train": sizes}, exts, notes, sized
+            root, "imagefolder_metadata", {"train": recs}, {"train": ""}, column, {"train": sizes}, exts, notes, sized,
+            problems={"train": _file_problems("train", problems)},
         )
 
-    walked = _walk(root, sized)
+    walked = _walk(root, sized, root)
     if walked.tables and walked.tables >= walked.images and not forced:
         return None
     loose = [rel for rel, _, _ in walked.items if "/" not in rel]
     class_dirs = {rel[: rel.index("/")] for rel, _, _ in walked.items if "/" in rel}
-    if not class_dirs and not loose:
+    if not class_dirs and not loose and not any(_ext(path) in IMAGE_EXTENSIONS for path, _, _ in walked.problems):
         return None
     recs, sizes, exts = _folder_records(root, root, labelled=bool(class_dirs), walked=walked)
     if loose and class_dirs:
         notes.append(f"{len(loose)} image(s) directly in the dataset folder have no class folder and no label")
+    notes.extend(walked.notes)
     layout = "class_folders" if class_dirs else "flat"
     label_column = "label" if class_dirs else None
     return ImageListing(
-        root, layout, {"train": recs}, {"train": ""}, label_column, {"train": sizes}, exts, notes, sized
+        root, layout, {"train": recs}, {"train": ""}, label_column, {"train": sizes}, exts, notes, sized,
+        problems={"train": _file_problems("train", walked.problems)},
     )
+
+
+def _join(base: str, rel: str) -> str:
+    """``base/rel`` as a path from the root (``rel`` ``"."`` is the folder itself)."""
+    if rel == ".":
+        return base or "."
+    return f"{base}/{rel}" if base and base != "." else rel
+
+
+def _file_problems(split: str, problems: list[tuple[str, str, str]]) -> list[FileProblem]:
+    return [FileProblem(split, path, kind, message, counted=False) for path, kind, message in sorted(problems)]
 
 
 # -- Dataset ------------------------------------------------------------------------
@@ -467,6 +675,9 @@ def _to_dataset(listing: ImageListing, source: str | None = None) -> Dataset:
             recs = listing.splits[name]
             sizes = listing.sizes.get(name, [])
             folder = listing.split_folders.get(name, "")
+            problems = listing.problems.get(name)
+            if problems:
+                yield Batch(split=name, path=folder, files=list(problems), payload=[])
             for start in range(0, len(recs), BATCH_RECORDS):
                 chunk = recs[start : start + BATCH_RECORDS]
                 nbytes = sum(max(s, 0) for s in sizes[start : start + BATCH_RECORDS]) if listing.sized else 0
@@ -535,10 +746,19 @@ def list_images(root: Path, config: Config) -> ImageListing:
 
 
 def read_image_bytes(record: ImageRecord, root: Path | None) -> bytes:
-    """The encoded bytes of ``record`` (from ``data``, else from ``root / path``)."""
+    """The encoded bytes of ``record`` (from ``data``, else from ``root / path``).
+
+    Only a regular file is read (opened without blocking, checked before reading): a
+    FIFO or device put in place after the listing raises :class:`SourceError`.
+    """
     if record.data is not None:
         return record.data
     if record.path is None or root is None:
         raise SourceError(f"image record {record.index} has neither bytes nor a path")
-    with open(Path(root) / record.path, "rb") as fh:
-        return fh.read()
+    try:
+        with open_regular(Path(root) / record.path) as fh:
+            return fh.read()
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise SourceError(str(exc.strerror), record.path) from None
+        raise

@@ -8,9 +8,11 @@ across shards in sorted file-name order).
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ import polars as pl
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProblem, SplitInfo, canonical_split, split_order
 from dataaudit.sources.delimited import CHUNK_BYTES, DelimitedReader, Dialect, head_schema, looks_binary, open_binary, sniff
+from dataaudit.sources.localfs import entry_problem
 
 if TYPE_CHECKING:
     from dataaudit.config import Config
@@ -108,6 +111,12 @@ def inspect_file(path: Path, rel: str, fmt: str, split: str | None, cfg: Config)
     return tf
 
 
+def _broken(path: Path, rel: str, split: str | None, problem: tuple[str, str]) -> TableFile:
+    """A table name that cannot be read: its problem, and nothing opened."""
+    fmt = table_format(path)
+    return TableFile(path, rel, fmt[0] if fmt else "csv", problem=FileProblem(split, rel, problem[0], problem[1]))
+
+
 # -- readers: one per format, each yields (frame, problems, nbytes) with file-level rows ----------
 Chunk = tuple[pl.DataFrame | None, list[RecordProblem], int]
 
@@ -117,7 +126,7 @@ def _read_delimited(tf: TableFile, split: str | None) -> Iterator[Chunk]:
     reader = DelimitedReader(tf.path, tf.rel, tf.dialect, split or "", chunk_bytes=CHUNK_BYTES, schema=tf.schema)
     for frame, problems, nbytes in reader.frames():
         if split is None:
-            problems = [RecordProblem(None, p.path, None, p.line, p.kind, p.fields, p.expected, p.text) for p in problems]
+            problems = [replace(p, split=None, row=None) for p in problems]
         yield frame, problems, nbytes
 
 
@@ -156,8 +165,11 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
             for i, line in enumerate(lines):
                 if not line.strip():
                     continue
+                kind, column = "bad_json", None
                 try:
                     ok = isinstance(json.loads(line), dict)
+                except UnicodeDecodeError:  # reported, never read lossily
+                    ok, kind, column = False, "invalid_utf8", _undecodable_key(line)
                 except ValueError:
                     ok = False
                 if ok:
@@ -166,7 +178,7 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
                 else:
                     text = line.decode("utf-8", "replace")[:200]
                     problems.append(RecordProblem(split, tf.rel, offset if split else None, line_no + i,
-                                                  "bad_json", 0, len(tf.columns), text))
+                                                  kind, 0, len(tf.columns), text, column))
                 offset += 1
             line_no += len(lines)
             frame = None
@@ -179,6 +191,21 @@ def _read_jsonl(tf: TableFile, split: str | None) -> Iterator[Chunk]:
             yield frame, problems, len(body)
             if final:
                 break
+
+
+def _undecodable_key(line: bytes) -> str | None:
+    """The key of the first field of a JSON line whose bytes are not valid UTF-8 (``None`` if
+    the line is not a JSON object even with those bytes set aside)."""
+    try:
+        obj = json.loads(line.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        if any("\udc80" <= ch <= "\udcff" for ch in f"{key}{value}"):
+            return str(key).encode("utf-8", "replace").decode("utf-8", "replace")
+    return None
 
 
 READERS: dict[str, Callable[[TableFile, str | None], Iterator[Chunk]]] = {
@@ -223,7 +250,7 @@ def read_split_files(split: str, files: list[TableFile]) -> Iterator[Batch]:
 def _shift(p: RecordProblem, offset: int) -> RecordProblem:
     if p.row is None:
         return p
-    return RecordProblem(p.split, p.path, p.row + offset, p.line, p.kind, p.fields, p.expected, p.text)
+    return replace(p, row=p.row + offset)
 
 
 def read_split_column(tf: TableFile, column: str, wanted: set[str] | None) -> Iterator[Batch]:
@@ -274,13 +301,65 @@ def _rel(path: Path, root: Path) -> str:
         return path.name
 
 
-def _table_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and table_format(p) is not None and not p.name.startswith("."))
+def _table_files(folder: Path, root_real: str, broken: dict[Path, tuple[str, str]]) -> list[Path]:
+    """Table files of ``folder``, sorted. A table name that is not a regular file inside the
+    dataset (a dangling link, a link out of it, a FIFO, a device) is listed too, with its
+    problem in ``broken``: a split or shard that is a name only must not vanish."""
+    out: list[Path] = []
+    for entry in _entries(folder, root_real, broken):
+        if entry.name.startswith(".") or table_format(Path(entry.name)) is None:
+            continue
+        kind, message, st = entry_problem(entry, root_real)
+        if kind:
+            broken[Path(entry.path)] = (kind, message)
+        elif entry.is_dir(follow_symlinks=False) or (st is not None and stat.S_ISDIR(st.st_mode)):
+            continue  # a folder named like a table
+        out.append(Path(entry.path))
+    return sorted(out)
+
+
+def _entries(folder: Path, root_real: str, broken: dict[Path, tuple[str, str]]) -> list[os.DirEntry[str]]:
+    """The entries of ``folder``; an unlistable split folder is itself a problem (the root: exit 2)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        if os.path.realpath(folder) == root_real:
+            raise SourceError(f"cannot list the dataset folder: {exc.strerror or exc}", str(folder)) from None
+        broken[folder] = ("unreadable", f"cannot list the folder: {exc.strerror or exc}")
+        return []
+
+
+def _split_folders(path: Path, root_real: str, broken: dict[Path, tuple[str, str]]) -> list[Path]:
+    """Sub-folders of ``path`` (links to folders inside the dataset included); a split-named
+    entry that cannot be a folder (a dangling link, a link out of the dataset) is listed with
+    its problem in ``broken``."""
+    out: list[Path] = []
+    for entry in _entries(path, root_real, broken):
+        if entry.name.startswith(".") or entry.is_file(follow_symlinks=False):
+            continue
+        kind, message, st = entry_problem(entry, root_real)
+        if kind:
+            if canonical_split(entry.name) is not None:
+                broken[Path(entry.path)] = (kind, message)
+                out.append(Path(entry.path))
+        elif entry.is_dir(follow_symlinks=False) or (st is not None and stat.S_ISDIR(st.st_mode)):
+            out.append(Path(entry.path))
+    return out
+
+
+def _size(tf: TableFile) -> int:
+    try:
+        return tf.path.stat().st_size if tf.problem is None else 0
+    except OSError:
+        return 0
 
 
 def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Dataset | None:
     """Recognise the table layouts of ``dataset-layouts.md``; ``None`` if there are no tables."""
     root = path if path.is_dir() else path.parent
+    root_real = os.path.realpath(root)
+    broken: dict[Path, tuple[str, str]] = {}  # names that cannot be read, and why
     split_files: dict[str, list[Path]] = {}
     layout: str
     notes: list[str] = []
@@ -292,7 +371,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
                 "pass --format to read it anyway", str(path))
         single = path
     else:
-        top = _table_files(path)
+        top = _table_files(path, root_real, broken)
         named = [(canonical_split(table_format(p)[1]), p) for p in top]  # type: ignore[index]
         for split, p in named:
             if split is not None:
@@ -303,10 +382,12 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             if others:
                 notes.append(f"ignored table files that are not named after a split: {', '.join(others[:5])}")
         else:
-            for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+            for sub in _split_folders(path, root_real, broken):
                 split = canonical_split(sub.name)
                 if split is not None:
-                    shards = _table_files(sub)
+                    shards = [] if sub in broken else _table_files(sub, root_real, broken)
+                    if sub in broken:  # the split is there as a name only
+                        shards = [sub]
                     if shards:
                         split_files.setdefault(split, []).extend(shards)
             if split_files:
@@ -323,7 +404,10 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
     split_column: str | None = None
     if single is not None:
         fmt = (table_format(single) or (cfg.format or "csv", single.stem))[0]
-        tf = inspect_file(single, _rel(single, root), fmt, None, cfg)
+        if single in broken:
+            tf = _broken(single, _rel(single, root), None, broken[single])
+        else:
+            tf = inspect_file(single, _rel(single, root), fmt, None, cfg)
         split_column = _find_column(tf.columns, cfg.split_column or "split")
         if cfg.split_column and split_column is None and tf.problem is None:
             raise UsageError(f"--split-column {cfg.split_column!r} not found; columns: {', '.join(tf.columns)}")
@@ -340,7 +424,9 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         for split, paths in split_files.items():
             if wanted is not None and split not in wanted:
                 continue  # never opened: fitting on train must not read val/test at all
-            files[split] = [inspect_file(p, _rel(p, root), table_format(p)[0], split, cfg) for p in paths]  # type: ignore[index]
+            files[split] = [_broken(p, _rel(p, root), split, broken[p]) if p in broken
+                            else inspect_file(p, _rel(p, root), table_format(p)[0], split, cfg)  # type: ignore[index]
+                            for p in paths]
 
     all_files = [tf for tfs in files.values() for tf in tfs]
     typed = unify_schema(all_files)
@@ -405,7 +491,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         splits = {s: SplitInfo(s, [tf.path for tf in tfs], tfs[0].format if tfs else None) for s, tfs in files.items()
                   if wanted is None or s in wanted}
     compressed = any(tf.path.name.lower().endswith(COMPRESSIONS) for tf in all_files)
-    total = None if compressed else sum(tf.path.stat().st_size for tf in all_files)
+    total = None if compressed else sum(_size(tf) for tf in all_files)
     return Dataset(
         source=str(path), root=root, modality=modality, splits=splits, label_column=label, read=read,
         text_column=text_col, id_columns=id_columns, exclude_columns=[split_column] if split_column else [],
