@@ -59,21 +59,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(run(args))
+        code = int(run(args))
+        sys.stdout.flush()
+        return code
     except DataauditError as exc:
-        sys.stderr.write(f"dataaudit: error: {exc.message}\n")
+        _error(f"dataaudit: error: {exc.message}")
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("dataaudit: interrupted\n")
+        _error("dataaudit: interrupted")
         return 130
     except BrokenPipeError:
-        return 0
+        # The reader went away before the command could say how it ended (a scan keeps its
+        # verdict itself): never 0, which would read as "passed".
+        discard_stdout()
+        _error("dataaudit: error: the output was closed before the command finished (broken pipe)")
+        return 2
+    except MemoryError as exc:
+        if os.environ.get("DATAAUDIT_DEBUG"):
+            raise
+        from dataaudit.resources import out_of_memory_message
+
+        _error(f"dataaudit: error: {out_of_memory_message(exc)}")
+        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("DATAAUDIT_DEBUG"):
             raise
-        sys.stderr.write(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
-                         "(set DATAAUDIT_DEBUG=1 for the traceback and report it)\n")
+        _error(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
+               "(set DATAAUDIT_DEBUG=1 for the traceback and report it)")
         return 2
+
+
+def _error(line: str) -> None:
+    """One line on stderr, terminal controls escaped (messages quote names from the data)."""
+    from dataaudit.report.console import printable
+
+    try:
+        sys.stderr.write(printable(line) + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def discard_stdout() -> None:
+    """Point stdout at ``/dev/null`` after its reader went away, so the interpreter's
+    final flush does not fail again (and turn the exit status into 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (captured output)
+        pass
 
 
 def entry() -> int:
