@@ -87,6 +87,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
                "(set DATAAUDIT_DEBUG=1 for the traceback and report it)")
         return 2
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic (pyo3's PanicException) is not an Exception
+        if os.environ.get("DATAAUDIT_DEBUG"):
+            raise
+        text = str(exc)
+        if any(s in text for s in ("memory allocation", "Resource temporarily unavailable", "Cannot allocate")):
+            from dataaudit.resources import out_of_memory_message
+
+            _error(f"dataaudit: error: {out_of_memory_message()} (a native library failed: {redact(text)[:200]})")
+        else:
+            _error(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {text}')[:500]} "
+                   "(set DATAAUDIT_DEBUG=1 for the traceback and report it)")
+        return 2
 
 
 def _error(line: str) -> None:
@@ -117,12 +131,77 @@ def entry() -> int:
     Objects still alive then (the loaded libraries' and their caches) are frozen
     out of the garbage collector's pass at exit, which measured ~40 ms of a scan's
     wall time; nothing is left to collect that the exit would not free anyway.
+
+    Where the platform can fork, the command runs in a child process watched by
+    this one (:func:`_supervise`): a native library that aborts when memory runs
+    out (polars does) or the kernel's out-of-memory killer must still end in exit
+    2 with a message, never in a signal.
     """
     import gc
 
+    if hasattr(os, "fork") and not os.environ.get("DATAAUDIT_NO_SUPERVISOR"):
+        parent_code = _supervise()
+        if parent_code is not None:
+            return parent_code
     code = main()
     gc.freeze()
     return code
+
+
+_FATAL = {"SIGABRT": "aborted", "SIGKILL": "killed", "SIGSEGV": "crashed", "SIGBUS": "crashed"}
+
+
+def _supervise() -> int | None:
+    """Fork: the child returns ``None`` and runs the command; the parent waits and
+    returns the child's exit status, mapping a death by signal to exit 2."""
+    import signal
+
+    try:
+        pid = os.fork()
+    except OSError:
+        return None  # cannot fork (process limit): run the command here, unwatched
+    if pid == 0:
+        return None
+    # Ctrl-C reaches the child through the terminal's process group; termination
+    # requests sent to this process alone are passed on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    forward = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2") if hasattr(signal, n)]
+    for sig in forward:
+        signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
+    while True:
+        try:
+            _, status, usage = os.wait4(pid, 0)
+            break
+        except ChildProcessError:  # pragma: no cover - reaped elsewhere
+            return 2
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    sig = os.WTERMSIG(status)
+    name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else f"signal {sig}"
+    if sig == signal.SIGINT:
+        return 130
+    if sig in forward:  # stopped on request: end the same way
+        for s in forward:
+            signal.signal(s, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        return 128 + sig  # pragma: no cover - the signal ends the process first
+    from dataaudit.resources import address_space_limit, available_memory, gib
+
+    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    limit = address_space_limit()
+    parts = [f"dataaudit: error: the scan was {_FATAL.get(name, 'stopped')} by {name}"]
+    if name in ("SIGABRT", "SIGKILL"):
+        parts.append("most likely out of memory: it needed more than it was allowed "
+                     f"(it held {gib(peak)} at its peak")
+        parts[-1] += f"; the address-space limit is {gib(limit)})" if limit is not None else ")"
+        available = available_memory()
+        if available is not None:
+            parts.append(f"{gib(available)} is available now")
+        parts.append("raise the limit or scan fewer files at a time")
+    else:
+        parts.append("please report it (set DATAAUDIT_DEBUG=1 and DATAAUDIT_NO_SUPERVISOR=1 for details)")
+    _error("; ".join(parts))
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -149,7 +149,7 @@ def out_of_memory_message(exc: BaseException | None = None) -> str:
                      f"({gib(_NEEDED['address'])} of address space)")
     limit = address_space_limit()
     if limit is not None:
-        parts.append(f"the address-space limit is {gib(limit)}")
+        parts.append(f"it needed more than the address-space limit of {gib(limit)} allows")
     available = available_memory()
     if available is not None:
         parts.append(f"{gib(available)} is available now")
