@@ -148,6 +148,21 @@ def entry() -> int:
     return code
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: the child is terminated when the supervising parent dies (a CI runner or a
+    test's timeout kills the parent with SIGKILL, which cannot be passed on)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(2)
+
+
 _FATAL = {"SIGABRT": "aborted", "SIGKILL": "killed", "SIGSEGV": "crashed", "SIGBUS": "crashed"}
 
 
@@ -156,16 +171,18 @@ def _supervise() -> int | None:
     returns the child's exit status, mapping a death by signal to exit 2."""
     import signal
 
+    parent = os.getpid()
     try:
         pid = os.fork()
     except OSError:
         return None  # cannot fork (process limit): run the command here, unwatched
     if pid == 0:
+        _die_with_parent(parent)
         return None
-    # Ctrl-C reaches the child through the terminal's process group; termination
-    # requests sent to this process alone are passed on.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    forward = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2") if hasattr(signal, n)]
+    # Signals sent to this process are passed on (a Ctrl-C reaches both through the
+    # terminal's process group; the two coalesce in the child's pending flag).
+    forward = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+               if hasattr(signal, n)]
     for sig in forward:
         signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
     while True:

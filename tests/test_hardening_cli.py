@@ -500,3 +500,10 @@ def test_console_printable_leaves_ordinary_text_alone() -> None:
     buf = io.StringIO()
     buf.write(printable("\x1b[31m"))
     assert buf.getvalue() == "\\x1b[31m"
+
+
+def test_the_shipped_workflow_never_trusts_a_dataset_config_and_checks_the_exit_contract() -> None:
+    text = (REPO / ".github" / "workflows" / "dataaudit-gate.yml").read_text()
+    script = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+    assert "--trust-dataset-config" not in script
+    assert "--fail-on error" in script and "outside its 0/1/2 contract" in script
