@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dataaudit.resources import out_of_memory_message
 
         _error(f"dataaudit: error: {out_of_memory_message(exc)}")
-        return 2
+        return _out_of_memory_exit()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("DATAAUDIT_DEBUG"):
             raise
@@ -97,10 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dataaudit.resources import out_of_memory_message
 
             _error(f"dataaudit: error: {out_of_memory_message()} (a native library failed: {redact(text)[:200]})")
+            return _out_of_memory_exit()
         else:
             _error(f"dataaudit: internal error: {redact(f'{type(exc).__name__}: {text}')[:500]} "
                    "(set DATAAUDIT_DEBUG=1 for the traceback and report it)")
         return 2
+
+
+def _out_of_memory_exit() -> int:
+    """Exit 2 now when this process is dataaudit itself: with memory exhausted, the native
+    libraries' threads would go on failing (and printing) through the interpreter's shutdown."""
+    if _is_the_program():
+        os._exit(2)
+    return 2
 
 
 def _error(line: str) -> None:
@@ -139,13 +148,24 @@ def entry() -> int:
     """
     import gc
 
-    if hasattr(os, "fork") and not os.environ.get("DATAAUDIT_NO_SUPERVISOR"):
+    if hasattr(os, "fork") and _is_the_program() and not os.environ.get("DATAAUDIT_NO_SUPERVISOR"):
         parent_code = _supervise()
         if parent_code is not None:
             return parent_code
     code = main()
     gc.freeze()
     return code
+
+
+def _is_the_program() -> bool:
+    """True when this process *is* dataaudit (the console script or ``python -m dataaudit``),
+    not a program that called :func:`entry` (a test runner must never be forked)."""
+    program = sys.modules.get("__main__")
+    spec = getattr(program, "__spec__", None)
+    if spec is not None and spec.name == "dataaudit.__main__":
+        return True
+    name = os.path.basename(str(getattr(program, "__file__", "") or ""))
+    return name in ("dataaudit", "dataaudit.exe", "dataaudit-script.py")
 
 
 def _die_with_parent(parent: int) -> None:

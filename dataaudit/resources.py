@@ -26,6 +26,10 @@ SCAN_HEADROOM = 512 << 20
 here: +0 on a 125 kB table, +0.49 GB of address space and +0.44 GB resident on 120 MB
 and 216 MB tables (the increase levels off: the tables are streamed)."""
 
+UNKNOWN_SIZE_HEADROOM = 256 << 20
+"""The growth assumed where the input's size is not known up front (image folders, the Hub:
+an image scan of 24 files peaked at 90 MB resident here)."""
+
 BYTES_PER_INPUT_BYTE = 4
 """Below :data:`SCAN_HEADROOM`, a small input adds about this much per byte."""
 
@@ -91,7 +95,8 @@ def bounded_workers(requested: int | None) -> tuple[int, str | None]:
     at most the CPU count and what the available memory holds; a note when clamped."""
     cpus = cpu_count()
     memory = available_memory()
-    by_memory = max(1, memory // WORKER_BYTES) if memory is not None else cpus
+    # the scan's own growth first, then one worker per WORKER_BYTES (check_memory's sum)
+    by_memory = max(1, (memory - UNKNOWN_SIZE_HEADROOM) // WORKER_BYTES + 1) if memory is not None else cpus
     bound = max(1, min(cpus, by_memory))
     if requested is None:
         return bound, None
@@ -117,7 +122,7 @@ def memory_needed(input_bytes: int | None, workers: int = 1) -> tuple[int, int]:
     """(address space, resident memory) the process is expected to need at its peak for a
     scan of ``input_bytes`` of input with ``workers`` decode processes: what it holds now
     plus what a scan adds."""
-    growth = SCAN_HEADROOM if input_bytes is None else min(SCAN_HEADROOM, BYTES_PER_INPUT_BYTE * input_bytes)
+    growth = UNKNOWN_SIZE_HEADROOM if input_bytes is None else min(SCAN_HEADROOM, BYTES_PER_INPUT_BYTE * input_bytes)
     address = (_status("VmSize") or 0) + growth
     resident = (_status("VmRSS") or 0) + growth + max(0, workers - 1) * WORKER_BYTES
     return address, resident
