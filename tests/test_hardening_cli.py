@@ -378,13 +378,21 @@ def test_output_into_a_fifo_writes_through_it(clean: Path, tmp_path: Path) -> No
     assert json.loads(b"".join(chunks))["summary"]["passed"] is True
 
 
-@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/null"],
-                         ids=["--output /dev/stdout reaches stdout", "--output /dev/null stays a device"])
-def test_output_to_a_device_writes_through_it(clean: Path, target: str) -> None:
+# The targets are symlinks in tmp_path to /proc/self/fd/1 (what /dev/stdout is) and /dev/null:
+# code that replaces what is at the path then replaces only the links in tmp_path. Naming
+# /dev/stdout or /dev/null itself here would let a regression (or this probe run against
+# the old code) replace the machine's /dev/null with a regular file.
+@pytest.mark.parametrize("target", ["/proc/self/fd/1", "/dev/null"],
+                         ids=["--output through a link to stdout reaches stdout",
+                              "--output through a link to /dev/null leaves the link and the device"])
+def test_output_to_a_device_writes_through_it(clean: Path, tmp_path: Path, target: str) -> None:
+    link = tmp_path / "out.json"
+    link.symlink_to(target)
     before = os.stat("/dev/null")
-    proc = cli("scan", str(clean), "-o", target, "--format", "json", "-q")
+    proc = cli("scan", str(clean), "-o", str(link), "--format", "json", "-q")
     assert proc.returncode == 0, proc.stderr
-    if target == "/dev/stdout":
+    assert link.is_symlink() and os.readlink(link) == target
+    if target.startswith("/proc"):
         assert json.loads(proc.stdout)["summary"]["passed"] is True
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
