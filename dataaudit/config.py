@@ -75,6 +75,8 @@ class Config:
     workers: int | None = None
     progress: bool = True
     config_path: str | None = None
+    trust_dataset_config: bool = False
+    """Whether a ``pyproject.toml`` inside the dataset was allowed to configure the scan."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     """Every configuration source looked at, in the order applied (see :func:`build_config`)."""
     notes: list[str] = field(default_factory=list)
@@ -118,6 +120,7 @@ class Config:
             "severity": {k: v.label for k, v in sorted(self.severity.items())},
             "checks": {k: dict(sorted(v.items())) for k, v in sorted(self.params.items()) if v},
             "sentinels": list(self.sentinels),
+            "trust_dataset_config": self.trust_dataset_config,
         }
         for key in sorted(_SOURCE_KEYS):
             out[key] = getattr(self, key)
@@ -356,7 +359,7 @@ def build_config(source: str | None = None, config_file: str | None = None, *,
     """
     from dataaudit.resources import bounded_workers
 
-    cfg = Config()
+    cfg = Config(trust_dataset_config=trust_dataset_config)
     own = dataset_config_file(source)
     work = None if config_file else working_config_file()
     explicit = find_config_file(source, config_file) if config_file else None

@@ -160,7 +160,7 @@ def test_the_report_records_the_effective_settings_and_validates(leaky: Path, tm
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
     eff = doc["config"]["effective"]
     assert eff["fail_on"] == "error" and eff["ignore"] == ["constant_column"]
-    assert eff["checks"] == {"distribution_shift": {"alpha": 0.01}}
+    assert eff["checks"] == {"distribution_shift": {"alpha": 0.01}} and eff["trust_dataset_config"] is False
     assert "SECRET" not in proc.stdout + proc.stderr
 
 
