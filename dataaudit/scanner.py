@@ -13,6 +13,7 @@ from dataaudit.checks.registry import CheckContext, iter_specs
 from dataaudit.config import Config, build_config
 from dataaudit.errors import UsageError
 from dataaudit.profile.dataset import DatasetStats, profile_dataset
+from dataaudit.resources import check_memory
 from dataaudit.report.model import Finding, Report, Severity
 from dataaudit.sources import open_source
 from dataaudit.sources.base import Batch, Dataset
@@ -148,6 +149,7 @@ def scan(
         from dataaudit.fit.compat import check_artefact_file
 
         check_artefact_file(artefact, dataset)
+    check_memory(dataset.total_bytes, (cfg.workers or 1) if dataset.modality == "image" else 1)
     validator = None
     if expectations is not None:
         # Great Expectations is imported only if the suite holds types native.py does not answer.
@@ -175,13 +177,14 @@ def scan(
         splits[split.name] = info
     if not splits:
         splits = {"train": {"rows": 0}}
-    notes = list(stats.notes)
+    notes = list(cfg.notes) + [n for n in stats.notes if n not in cfg.notes]
     if stats.partial and not any("partial" in n for n in notes):
         notes.append("partial scan: each split was read only up to --max-rows rows")
     report = Report(
         source=str(path), modality=stats.modality, splits=splits, findings=findings,
         label_column=stats.label_column, fail_on=cfg.fail_on, detected=stats.detected, notes=notes,
         partial=stats.partial, max_examples=cfg.max_examples, stats=stats,
+        config={"sources": cfg.sources, "effective": cfg.effective()},
     )
     if baseline is not None:
         from dataaudit.baseline import apply_baseline

@@ -15,7 +15,7 @@ from dataaudit.baseline import apply_baseline, fingerprint, read_baseline, write
 from dataaudit.errors import UsageError
 from dataaudit.report.model import Finding, Report, Severity
 
-SCHEMA = Path("/work/shared/report.schema.json")
+from dataaudit.report.model import SCHEMA_PATH as SCHEMA  # noqa: E402  (the packaged schema)
 
 
 def _finding(check: str = "missing_values", split: str | None = "test", column: str | None = "income",

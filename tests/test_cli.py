@@ -126,10 +126,11 @@ def test_set_overrides_a_threshold(tmp_path: Path, base: Splits, capsys: pytest.
     assert not [f for f in json.loads(out_path.read_text())["findings"] if f["check"] == "distribution_shift"]
 
 
-def test_pyproject_of_the_dataset_configures_the_scan(faulty: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_of_the_dataset_configures_the_scan_when_trusted(faulty: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (faulty / "pyproject.toml").write_text(
         '[tool.dataaudit]\nignore = ["split_overlap"]\n[tool.dataaudit.severity]\nconstant_column = "error"\n')
-    code, out, _ = run([str(faulty), "--format", "json"], capsys)
+    code, out, _ = run([str(faulty), "--format", "json", "--trust-dataset-config"], capsys)
     doc = json.loads(out)
     assert code == 1
     assert {f["check"] for f in doc["findings"]} == {"constant_column"}
@@ -214,9 +215,10 @@ def test_pyproject_of_the_working_directory_configures_the_scan(faulty: Path, tm
     (work / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.dataaudit]\nfail_on = "never"\n')
     monkeypatch.chdir(work)
     assert run([str(faulty)], capsys)[0] == 0
-    # the dataset's own pyproject.toml wins over the working directory's
+    # the dataset's own pyproject.toml is read only when trusted, and then wins over the working directory's
     (faulty / "pyproject.toml").write_text('[tool.dataaudit]\nfail_on = "error"\n')
-    assert run([str(faulty)], capsys)[0] == 1
+    assert run([str(faulty)], capsys)[0] == 0
+    assert run([str(faulty), "--trust-dataset-config"], capsys)[0] == 1
 
 
 def test_the_console_script_returns_mains_exit_code_and_spares_the_exit_a_collection(

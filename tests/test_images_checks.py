@@ -28,7 +28,7 @@ from dataaudit.sources.images import ImageRecord, detect_images
 from tests.imagedata import brighten, encode, imagefolder, reencode, resave_png, textured, write
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = Path("/work/shared/report.schema.json")
+from dataaudit.report.model import SCHEMA_PATH as SCHEMA  # noqa: E402  (the packaged schema)
 
 
 def profile(root: Path, **config: Any) -> DatasetStats:

@@ -23,7 +23,7 @@ def _hf_isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
 
 
-SCHEMA = Path("/work/shared/report.schema.json")
+from dataaudit.report.model import SCHEMA_PATH as SCHEMA  # noqa: E402  (the packaged schema)
 
 
 def draw(rng: np.random.Generator, n: int) -> pl.DataFrame:

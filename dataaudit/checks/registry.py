@@ -8,6 +8,7 @@ functions claiming the same id is a programming error and raises at import.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,63 @@ def all_ids() -> dict[str, Mapping[str, Any]]:
         out.update(spec.defaults)
     out.update(EXTERNAL_IDS)
     return out
+
+
+# Ranges of check parameters, matched on the parameter's name (first rule that matches wins).
+# A value outside its range is a usage error: ``alpha = -1`` or ``error_fraction = 7`` would
+# otherwise switch a check off without a word. (low, high, low inclusive, high inclusive).
+_PARAM_RANGES: tuple[tuple[Callable[[str], bool], tuple[float, float, bool, bool], str], ...] = (
+    (lambda k: k == "alpha", (0.0, 1.0, False, True), "a significance level in (0, 1]"),
+    (lambda k: k == "hamming_radius", (0, 64, True, True), "a Hamming distance between 0 and 64 bits"),
+    (lambda k: k.endswith("_fraction") or k.endswith("_share") or k.endswith("_ratio")
+     or k.startswith(("tvd_", "ks_")), (0.0, 1.0, True, True), "a fraction between 0 and 1"),
+    (lambda k: k.startswith("ratio_") or k == "size_factor", (1.0, math.inf, True, False), "a ratio of 1 or more"),
+    (lambda k: k.endswith("tolerance") or k in ("blank_std", "min_expected"),
+     (0.0, math.inf, True, False), "0 or more"),
+    (lambda k: k in ("size_z", "pixel_scale_max"), (0.0, math.inf, False, False), "more than 0"),
+    (lambda k: k.startswith("min_") or k.endswith("_count"), (0, math.inf, True, False), "0 or more"),
+)
+
+
+def param_rule(key: str) -> tuple[tuple[float, float, bool, bool], str] | None:
+    """The allowed range of parameter ``key`` and how to say it, or ``None`` if unconstrained."""
+    for match, bounds, words in _PARAM_RANGES:
+        if match(key):
+            return bounds, words
+    return None
+
+
+def param_problem(check_id: str, key: str, value: Any, default: Any) -> str | None:
+    """Why ``value`` is not a valid ``check_id.key`` (whose default is ``default``), or ``None``.
+
+    The type follows the default (a whole number where the default is one, any finite
+    number where it is a float, a boolean or a string likewise); numbers must lie in the
+    range :func:`param_rule` gives the name.
+    """
+    name = f"{check_id}.{key}"
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else f"{name} must be a string, got {value!r}"
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {value!r}"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{name} must be a number, got {value!r}"
+    else:
+        return None
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, got {value!r}"
+    rule = param_rule(key)
+    if rule is None:
+        return None
+    (low, high, low_in, high_in), words = rule
+    too_low = value < low if low_in else value <= low
+    too_high = value > high if high_in else value >= high
+    if too_low or too_high:
+        return f"{name} must be {words}, got {value!r}"
+    return None
 
 
 @dataclass

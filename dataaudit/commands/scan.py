@@ -34,9 +34,12 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoding", help="text encoding (default: detected: utf-8, else cp1252/latin-1)")
     g.add_argument("--modality", choices=("table", "text", "image"), help="override the detected modality")
     g.add_argument("--config", dest="config", metavar="FILE|NAME",
-                   help="a TOML file with [tool.dataaudit] (default: the dataset's or the working directory's "
-                        "pyproject.toml); for a Hub dataset, a dataset config name")
+                   help="a TOML file with [tool.dataaudit] (default: the working directory's pyproject.toml); "
+                        "for a Hub dataset, a dataset config name")
     g.add_argument("--config-file", metavar="FILE", help="TOML file with [tool.dataaudit] (unambiguous form)")
+    g.add_argument("--trust-dataset-config", action="store_true",
+                   help="also read the pyproject.toml inside the dataset folder (ignored by default: the data "
+                        "under audit must not be able to weaken its own gate)")
     g.add_argument("--hf-config", "--subset", dest="hf_config", metavar="NAME", help="Hub dataset config name")
     g.add_argument("--split", metavar="NAME", help="Hub: read only this split")
     g.add_argument("--max-rows", type=int, metavar="N", help="Hub: read at most N rows of each split")
@@ -87,7 +90,7 @@ def config_from_args(args: argparse.Namespace, source: str) -> Any:
         params.setdefault(check_id, {})[param] = value
     input_format = getattr(args, "input_format", None)
     return build_config(
-        source, config_file,
+        source, config_file, trust_dataset_config=bool(getattr(args, "trust_dataset_config", False)),
         label=args.label, split_column=args.split_column, text_column=args.text_column,
         format=input_format, delimiter=args.delimiter, encoding=args.encoding, modality=args.modality,
         config_name=hf_config, split=args.split, max_rows=args.max_rows, revision=args.revision,
@@ -139,7 +142,7 @@ def split_formats(formats: list[str]) -> tuple[str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataaudit.report.console import render_console, render_summary
+    from dataaudit.report.console import printable, render_console, render_summary
     from dataaudit.scanner import scan
 
     report_format, input_format = split_formats(args.formats)
@@ -148,23 +151,35 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, args.source)
     report = scan(args.source, config=cfg, expectations=args.expectations, baseline=args.baseline,
                   artefact=args.artefact, mean=args.mean, std=args.std)
+    verdict = 0 if report.passed else 1
     fmt = report_format
     if fmt is None and args.output:
         fmt = "html" if args.output.lower().endswith((".html", ".htm")) else "json"
-    if fmt in (None, "console", "text"):
-        if args.quiet:
-            render_summary(report)
+    try:
+        if fmt in (None, "console", "text"):
+            if args.quiet:
+                render_summary(report)
+            else:
+                render_console(report)
         else:
-            render_console(report)
-    elif args.output is None:
-        sys.stdout.write(_render(report, fmt))
-        if fmt == "json":
-            sys.stdout.write("\n")
-    if args.output:
-        _write(Path(args.output), _render(report, fmt or "json"))
-        if fmt in ("json", "html") and not args.quiet:
-            render_summary(report, sys.stderr)
-    return 0 if report.passed else 1
+            if not args.quiet:  # the console report, which shows the notes, is not printed
+                for note in cfg.notes:
+                    sys.stderr.write(f"dataaudit: note: {printable(note)}\n")
+            if args.output is None:
+                sys.stdout.write(_render(report, fmt))
+                if fmt == "json":
+                    sys.stdout.write("\n")
+        if args.output:
+            _write(Path(args.output), _render(report, fmt or "json"))
+            if fmt in ("json", "html") and not args.quiet:
+                render_summary(report, sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): the report is cut short, the verdict is not.
+        from dataaudit.cli import discard_stdout
+
+        discard_stdout()
+    return verdict
 
 
 def _render(report: Any, fmt: str | None) -> str:
@@ -184,6 +199,6 @@ def _render(report: Any, fmt: str | None) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    from dataaudit.baseline import write_text_atomic
+    from dataaudit.report.output import write_report
 
-    write_text_atomic(path, text, what="report")
+    write_report(path, text)

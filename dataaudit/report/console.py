@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 from dataaudit.report.model import Finding, Report, Severity
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 EXAMPLES_SHOWN = 3
+
+
+# C0 controls (ESC starts CSI/OSC sequences; CR and BS overwrite what was printed), DEL,
+# C1 controls (0x9b is a one-byte CSI) and the bidirectional overrides that reorder text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every terminal control character written as a visible escape
+    (``\\x1b``, ``\\n``, ``\\u202e``): data reaches the terminal as data, never as commands."""
+    return _CONTROL.sub(_escape_one, str(text))
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    ch = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if ch in named:
+        return named[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
+def _safe(text: object) -> str:
+    """Printable and free of rich markup."""
+    from rich.markup import escape
+
+    return escape(printable(text))
 
 
 def _where(item: dict[str, Any]) -> str:
@@ -36,6 +63,7 @@ def _short(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     if isinstance(value, float):
         text = f"{value:.4g}"
+    text = printable(text)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -43,21 +71,20 @@ def render_console(report: Report, file: IO[str] | None = None, max_examples: in
                    color: bool | None = None) -> None:
     """Print the report: header, findings by severity with a few examples, summary line."""
     from rich.console import Console
-    from rich.markup import escape
 
     console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color, no_color=color is False)
     det = report.detected
     rows = ", ".join(f"{name} {info.get('rows', 0):,}" for name, info in report.splits.items())
-    console.print(f"[bold]dataaudit[/] {escape(report.source)}  [dim]{report.modality}"
-                  + (f", layout {det.get('layout')}" if det.get("layout") else "")
-                  + (f", delimiter {det.get('delimiter')!r}" if det.get("delimiter") else "")
-                  + (f", label {report.label_column!r}" if report.label_column else ", no label column")
-                  + f"[/]\n  splits: {rows}")
+    console.print(f"[bold]dataaudit[/] {_safe(report.source)}  [dim]{_safe(report.modality)}"
+                  + (f", layout {_safe(det.get('layout'))}" if det.get("layout") else "")
+                  + (f", delimiter {_safe(repr(det.get('delimiter')))}" if det.get("delimiter") else "")
+                  + (f", label {_safe(repr(report.label_column))}" if report.label_column else ", no label column")
+                  + f"[/]\n  splits: {_safe(rows)}")
     if report.label_column and det.get("label_reason"):  # an inferred label is said, with why and how to overrule it
-        console.print(f"  label {escape(repr(report.label_column))} {escape(str(det['label_reason']))} "
+        console.print(f"  label {_safe(repr(report.label_column))} {_safe(str(det['label_reason']))} "
                       "[dim](--label COL names another)[/]")
     for note in report.notes:
-        console.print(f"  [dim]note: {escape(note)}[/]")
+        console.print(f"  [dim]note: {_safe(note)}[/]")
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         if not group:
@@ -72,17 +99,15 @@ def render_console(report: Report, file: IO[str] | None = None, max_examples: in
 
 
 def _finding(console: Any, f: Finding, max_examples: int) -> None:
-    from rich.markup import escape
-
     where = " ".join(x for x in (f.split or "", f"[{f.column}]" if f.column else "") if x)
-    console.print(f"  [{STYLE[f.severity]}]{f.check}[/] {escape(where)}: {escape(f.message)}")
+    console.print(f"  [{STYLE[f.severity]}]{_safe(f.check)}[/] {_safe(where)}: {_safe(f.message)}")
     then = f.details.get("baseline") if isinstance(f.details, dict) else None
     if isinstance(then, dict):  # a known finding that grew: show the recorded figures beside today's
-        console.print(f"      [bold]grew since the baseline: {escape(_figures(then.get('count'), then.get('fraction'), then.get('severity')))}"
-                      f" -> {escape(_figures(f.count, f.fraction, f.severity.label))}[/] "
+        console.print(f"      [bold]grew since the baseline: {_safe(_figures(then.get('count'), then.get('fraction'), then.get('severity')))}"
+                      f" -> {_safe(_figures(f.count, f.fraction, f.severity.label))}[/] "
                       f"[dim](tolerance {then.get('tolerance', 0):g})[/]")
     for ex in f.examples[:max_examples]:
-        console.print(f"      [dim]- {escape(_where(ex))}[/]")
+        console.print(f"      [dim]- {_safe(_where(ex))}[/]")
     if len(f.examples) > max_examples:
         console.print(f"      [dim]  ... {len(f.examples) - max_examples} more example(s) in the JSON report[/]")
 
@@ -102,4 +127,4 @@ def render_summary(report: Report, file: IO[str] | None = None) -> None:
     out = file or sys.stdout
     verdict = "PASSED" if report.passed else "FAILED"
     out.write(f"{verdict}: {s['errors']} error(s), {s['warnings']} warning(s), {s['infos']} info "
-              f"in {report.source}\n")
+              f"in {printable(report.source)}\n")

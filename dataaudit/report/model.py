@@ -9,12 +9,22 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dataaudit._version import __version__
 
 SCHEMA_VERSION = 1
+
+SCHEMA_PATH = Path(__file__).with_name("schema") / "report.schema.json"
+"""The JSON Schema every report validates against, shipped with the package."""
+
+
+def report_schema_text() -> str:
+    """The text of the report's JSON Schema (what ``dataaudit schema`` prints)."""
+    return SCHEMA_PATH.read_text(encoding="utf-8")
 
 Item = dict[str, Any]
 """An example location: ``{"split": "train", "row": 17}`` or ``{"split": .., "path": ..}``."""
@@ -95,6 +105,9 @@ class Report:
     notes: list[str] = field(default_factory=list)
     partial: bool = False
     max_examples: int = 20
+    config: dict[str, Any] = field(default_factory=dict)
+    """Where the configuration came from and the settings in effect:
+    ``{"sources": [{"origin", "path", "used", "keys"}, ...], "effective": {...}}``."""
     stats: Any = field(default=None, repr=False, compare=False)
     """The :class:`~dataaudit.profile.DatasetStats` behind the findings (not serialised)."""
 
@@ -135,10 +148,18 @@ class Report:
             "notes": list(self.notes),
             "partial": self.partial,
             "fail_on": self.fail_on.label,
+            **({"config": _jsonable(self.config)} if self.config else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        """The report as JSON text. Control characters that ``json`` leaves raw (DEL, the C1
+        range, bidirectional overrides) are written as ``\\uXXXX`` too: the same value, and
+        nothing a terminal showing the JSON would obey."""
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        return _RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_RAW_CONTROL = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _jsonable(value: Any) -> Any:
