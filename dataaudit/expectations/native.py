@@ -133,12 +133,13 @@ def map_result(etype: str, kwargs: dict[str, Any], frame: pl.DataFrame, cap: int
         if textual or dt == pl.Null:
             cached = (s.is_null().to_numpy(), None)
         else:
-            x = s.cast(pl.Float64).to_numpy()  # nulls become NaN
-            cached = (np.isnan(x), x)
+            floats = s.cast(pl.Float64).to_numpy()  # nulls become NaN
+            cached = (np.isnan(floats), floats)
         if cache is not None:
             cache[column] = cached
     missing, x = cached
-    present: np.ndarray | None = ~missing
+    present: np.ndarray = ~missing
+    null_type = False
     if etype == "expect_column_values_to_be_in_type_list":
         types = [str(t) for t in kwargs["type_list"]]
         if not textual:
@@ -154,7 +155,7 @@ def map_result(etype: str, kwargs: dict[str, Any], frame: pl.DataFrame, cap: int
         unexpected = present if not ok else np.zeros(len(missing), dtype=bool)
     elif etype in _NULL_TYPES:
         unexpected = missing if etype == "expect_column_values_to_not_be_null" else present
-        present = None
+        null_type = True
     elif etype.endswith("_in_set"):
         values = kwargs["value_set"]
         numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -183,7 +184,7 @@ def map_result(etype: str, kwargs: dict[str, Any], frame: pl.DataFrame, cap: int
                 bad |= (x >= hi) if kwargs.get("strict_max") else (x > hi)
         unexpected = present & bad
     n = s.len()
-    n_missing = 0 if present is None else int(missing.sum())
+    n_missing = 0 if null_type else int(missing.sum())
     idx = np.flatnonzero(unexpected)
     first = pl.Series(idx[:cap], dtype=pl.UInt32)
     rows = frame.get_column(ROW).gather(first).to_list() if len(first) else []
