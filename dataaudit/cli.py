@@ -63,6 +63,10 @@ def _log_to_stderr() -> None:
         package.addHandler(handler)
 
 
+_READS_NO_DATA = frozenset({"checks", "explain", "schema", "login", "logout", "whoami"})
+"""Commands that load no data library: they run under any memory limit."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dataaudit`` console script."""
     parser = build_parser()
@@ -74,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "verbose", False):
         _log_to_stderr()
     try:
+        if args.command not in _READS_NO_DATA:
+            from dataaudit.resources import check_startup_memory
+
+            check_startup_memory()
         code = int(run(args))
         sys.stdout.flush()
         return code

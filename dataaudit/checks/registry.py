@@ -90,7 +90,8 @@ _PARAM_RANGES: tuple[tuple[Callable[[str], bool], tuple[float, float, bool, bool
     (lambda k: k == "hamming_radius", (0, 64, True, True), "a Hamming distance between 0 and 64 bits"),
     (lambda k: k.endswith("_fraction") or k.endswith("_share") or k.endswith("_ratio")
      or k.startswith(("tvd_", "ks_")), (0.0, 1.0, True, True), "a fraction between 0 and 1"),
-    (lambda k: k.startswith("ratio_") or k == "size_factor", (1.0, math.inf, True, False), "a ratio of 1 or more"),
+    (lambda k: k.startswith(("ratio_", "scale_", "tail_")) or k == "size_factor", (1.0, math.inf, True, False),
+     "a ratio of 1 or more"),
     (lambda k: k.endswith("tolerance") or k in ("blank_std", "min_expected"),
      (0.0, math.inf, True, False), "0 or more"),
     (lambda k: k in ("size_z", "pixel_scale_max"), (0.0, math.inf, False, False), "more than 0"),

@@ -8,6 +8,7 @@ same options.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ def register(sub: Any) -> None:
                         "(csv, tsv, txt, parquet, jsonl) overrides how files are read")
     g.add_argument("--output", "-o", metavar="PATH", help="write the report here (json, or html with --format html)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress and only the one-line verdict")
+    g.add_argument("--no-color", action="store_true",
+                   help="no colour on the console (also NO_COLOR=1; FORCE_COLOR=1 forces it into a pipe)")
     g.add_argument("--expectations", metavar="SUITE.json", help="also validate each split with a Great Expectations suite")
     g.add_argument("--baseline", metavar="FILE", help="accept the findings recorded in this baseline")
     g.add_argument("--baseline-tolerance", type=float, metavar="SHARE",
@@ -142,7 +145,7 @@ def split_formats(formats: list[str]) -> tuple[str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataaudit.report.console import printable, render_console, render_summary
+    from dataaudit.report.console import EXAMPLES_SHOWN, color_choice, printable, render_console, render_summary
     from dataaudit.scanner import scan
 
     report_format, input_format = split_formats(args.formats)
@@ -160,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             if args.quiet:
                 render_summary(report)
             else:
-                render_console(report)
+                shown = args.max_examples if args.max_examples is not None else EXAMPLES_SHOWN
+                render_console(report, max_examples=shown, color=color_choice(args.no_color))
         else:
             if not args.quiet:  # the console report, which shows the notes, is not printed
                 for note in cfg.notes:
@@ -171,8 +175,12 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.write("\n")
         if args.output:
             _write(Path(args.output), _render(report, fmt or "json"))
-            if fmt in ("json", "html") and not args.quiet:
-                render_summary(report, sys.stderr)
+            if fmt in ("json", "html"):
+                # the verdict line: stdout is free when the report went to a file (-q prints only it)
+                free = args.quiet and not _is_stdout(Path(args.output))
+                render_summary(report, sys.stdout if free else sys.stderr)
+        elif args.quiet and fmt in ("json", "html"):
+            render_summary(report, sys.stderr)  # the report is on stdout: the verdict goes beside it
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`| head`): the report is cut short, the verdict is not.
@@ -196,6 +204,14 @@ def _render(report: Any, fmt: str | None) -> str:
         render_console(report, file=buf, color=False)
         return buf.getvalue()
     return str(report.to_json())
+
+
+def _is_stdout(path: Path) -> bool:
+    """Whether ``path`` is (a link to) the file standard output writes to."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _write(path: Path, text: str) -> None:

@@ -67,12 +67,31 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def color_choice(no_color_flag: bool = False) -> bool | None:
+    """Colour on the console: ``--no-color`` or a non-empty ``NO_COLOR`` turn it off, a non-empty
+    ``FORCE_COLOR`` turns it on (even into a pipe); otherwise ``None``: on for a terminal."""
+    import os
+
+    if no_color_flag or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
 def render_console(report: Report, file: IO[str] | None = None, max_examples: int = EXAMPLES_SHOWN,
-                   color: bool | None = None) -> None:
-    """Print the report: header, findings by severity with a few examples, summary line."""
+                   color: bool | None = None, json_written: bool = False) -> None:
+    """Print the report: header, findings by severity with a few examples and a hint, summary line.
+
+    ``color`` None follows the terminal and the environment (:func:`color_choice`);
+    ``json_written`` says whether examples left out here can be found in a JSON report.
+    """
     from rich.console import Console
 
-    console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color, no_color=color is False)
+    if color is None:
+        color = color_choice()
+    console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color,
+                      no_color=True if color is False else None)
     det = report.detected
     rows = ", ".join(f"{name} {info.get('rows', 0):,}" for name, info in report.splits.items())
     console.print(f"[bold]dataaudit[/] {_safe(report.source)}  [dim]{_safe(report.modality)}"
@@ -91,14 +110,14 @@ def render_console(report: Report, file: IO[str] | None = None, max_examples: in
             continue
         console.print(f"\n[{STYLE[severity]}]{severity.label.upper()}S ({len(group)})[/]")
         for f in group:
-            _finding(console, f, max_examples)
+            _finding(console, f, max_examples, json_written)
     s = report.summary
     verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
     console.print(f"\n{verdict}: {s['errors']} error(s), {s['warnings']} warning(s), {s['infos']} info "
                   f"[dim](fails on {report.fail_on.label}; {report.duration_s:.2f}s)[/]")
 
 
-def _finding(console: Any, f: Finding, max_examples: int) -> None:
+def _finding(console: Any, f: Finding, max_examples: int, json_written: bool = False) -> None:
     where = " ".join(x for x in (f.split or "", f"[{f.column}]" if f.column else "") if x)
     console.print(f"  [{STYLE[f.severity]}]{_safe(f.check)}[/] {_safe(where)}: {_safe(f.message)}")
     then = f.details.get("baseline") if isinstance(f.details, dict) else None
@@ -109,7 +128,18 @@ def _finding(console: Any, f: Finding, max_examples: int) -> None:
     for ex in f.examples[:max_examples]:
         console.print(f"      [dim]- {_safe(_where(ex))}[/]")
     if len(f.examples) > max_examples:
-        console.print(f"      [dim]  ... {len(f.examples) - max_examples} more example(s) in the JSON report[/]")
+        where = "in the JSON report" if json_written else "(--max-examples N shows more; --output FILE.json has all)"
+        console.print(f"      [dim]  ... {len(f.examples) - max_examples} more example(s) {where}[/]")
+    hint = _hint(f.check)
+    if hint and f.severity != Severity.INFO:
+        console.print(f"      [dim]hint: {_safe(hint)} (dataaudit explain {_safe(f.check)})[/]")
+
+
+def _hint(check_id: str) -> str | None:
+    from dataaudit.checks.catalog import CATALOG
+
+    doc = CATALOG.get(check_id)
+    return doc.hint if doc else None
 
 
 def _figures(count: Any, fraction: Any, severity: Any) -> str:
