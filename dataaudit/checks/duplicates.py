@@ -500,7 +500,7 @@ def _image_pairs(
     if lt is None or et is None or len(lt) != len(lp[0]) or len(et) != len(ep[0]):
         figures = np.full((len(found), 2), np.nan)
         return np.stack([a, b, found[:, 2]], axis=1), figures, candidates
-    similarity, needed = verify(lt[found[:, 0]], et[found[:, 1]])
+    similarity, needed = verify(lt, et, found[:, 0], found[:, 1])
     ok = similarity >= needed
     pairs = np.stack([a[ok], b[ok], found[ok, 2]], axis=1)
     return pairs, np.stack([similarity[ok], needed[ok]], axis=1), candidates
