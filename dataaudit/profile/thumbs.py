@@ -180,6 +180,6 @@ def verify(
             close = flat_x & flat_y & (np.abs(mean_a[ka] - mean_b[kb]) <= FLAT_LEVELS)
             sim[flat] = np.where(close[flat], 1.0, 0.0)
             need[flat] = 1.0
-        similarity[start:start + len(ka)] = sim
+        similarity[start:start + len(ka)] = np.clip(sim, -1.0, 1.0)  # float32 sums can pass 1 by 1e-6
         needed[start:start + len(ka)] = need
     return similarity, needed
