@@ -231,3 +231,16 @@ def test_flat_images_are_compared_by_their_grey_level(a: tuple[int, int, int], b
     y = analyse_image(_png(Image.new("RGB", (40, 40), b)))["thumb"]
     similarity, needed = thumbs.verify(x[None], y[None])
     assert bool(similarity[0] >= needed[0]) is same
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (3, 5), (2000, 3)],
+                         ids=["a 1x1 image", "a one-pixel-wide strip", "a 3x5 image", "a 2000x3 strip"])
+def test_odd_shapes_get_a_thumbnail_that_verifies_against_its_own_copy(size: tuple[int, int]) -> None:
+    img = Image.fromarray(np.random.default_rng(3).integers(0, 256, (size[1], size[0]), dtype=np.uint8))
+    original = analyse_image(_png(img))["thumb"]
+    copy = analyse_image(_jpeg(img.convert("RGB"), 95))["thumb"]
+    assert original.shape == (thumbs.SIDE * thumbs.SIDE,) and original.dtype == np.uint8
+    similarity, needed = thumbs.verify(original[None], original[None])
+    assert similarity[0] == pytest.approx(1.0) and needed[0] <= 1.0
+    similarity, needed = thumbs.verify(copy[None], original[None])
+    assert np.isfinite(similarity[0]) and -1.0 <= similarity[0] <= 1.0
