@@ -1,6 +1,6 @@
 """Precision and recall of image near-copy detection, per transformation, on real images.
 
-Two real image sets, each split at random into ``train`` (80%) and ``test`` (20%)
+Three real image sets, each split at random into ``train`` (80%) and ``test`` (20%)
 class folders:
 
 * ``photos``: every 128x128 tile (on a grid, no overlap) of the photographs
@@ -9,7 +9,9 @@ class folders:
   stored as JPEG (quality 90);
 * ``digits``: scikit-learn's ``load_digits`` (1,797 handwritten digits, 8x8),
   scaled up to 32x32 grayscale PNGs: images that hold little detail, where
-  different digits often share a 64-bit pHash.
+  different digits often share a 64-bit pHash;
+* ``faces``: scikit-image's ``lfw_subset`` (200 25x25 grey crops, faces and
+  non-faces), PNG: a second low-detail set, smaller still.
 
 For each transformation, copies of randomly chosen ``train`` images are planted
 in ``test`` and the folder is scanned (``dataaudit.scanner.scan``, default
@@ -77,6 +79,13 @@ def digit_images() -> list[Image.Image]:
             for x in d.images]
 
 
+def face_images() -> list[Image.Image]:
+    """scikit-image's ``lfw_subset``: 200 25x25 grey crops (faces and non-faces), another low-detail set."""
+    import skimage.data
+
+    return [Image.fromarray(np.round(x * 255).astype(np.uint8), "L") for x in skimage.data.lfw_subset()]
+
+
 def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
@@ -84,8 +93,13 @@ def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
 
 
 def _crop(img: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    """``img`` less those fractions of its sides, each at least one pixel when not zero."""
     w, h = img.size
-    return img.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
+
+    def px(f: float, side: int) -> int:
+        return max(1, round(side * f)) if f else 0
+
+    return img.crop((px(left, w), px(top, h), w - px(right, w), h - px(bottom, h)))
 
 
 Transform = Callable[[Image.Image], tuple[bytes, str]]
@@ -195,6 +209,7 @@ def main() -> None:
         work = Path(tmp)
         rows = bench_set("photos", photo_tiles(), "JPEG", args.copies, args.seed, args.radius, work)
         rows += bench_set("digits", digit_images(), "PNG", args.copies, args.seed, args.radius, work)
+        rows += bench_set("faces", face_images(), "PNG", args.copies, args.seed, args.radius, work)
     print(f"| set | transformation | planted | hash within {args.radius} | recall | precision |")
     print("|---|---|---:|---:|---:|---:|")
     for name, tname, n, within, recall, precision, note in rows:
