@@ -467,55 +467,103 @@ def _content_of(split: SplitStats, items: np.ndarray) -> np.ndarray:
     return np.where(sorted_idx[pos] == items, content[order][pos], np.uint64(0))
 
 
+def _image_pairs(
+    later: SplitStats, earlier: SplitStats | None, radius: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Verified perceptual near copies: ``(pairs, figures, candidates)``.
+
+    ``earlier`` ``None`` compares ``later`` with itself. ``pairs`` holds rows
+    ``(item of later, item of the other split, Hamming distance)`` (int64) of the
+    candidates (pHashes within ``radius``, exact content copies left out) that the
+    thumbnails confirm (:func:`dataaudit.profile.thumbs.verify`); ``figures`` the
+    matching rows ``(similarity, similarity needed)``; ``candidates`` how many
+    pairs the hashes proposed. Stats without thumbnails (from an older profile)
+    keep every candidate, with NaN figures.
+    """
+    from dataaudit.profile.hamming import near_pairs
+    from dataaudit.profile.thumbs import verify
+
+    empty = np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), 0
+    lp = _phash(later)
+    ep = lp if earlier is None else _phash(earlier)
+    if lp is None or ep is None:
+        return empty
+    other = later if earlier is None else earlier
+    found = near_pairs(lp[0], None if earlier is None else ep[0], radius)
+    if len(found) == 0:
+        return empty
+    a, b = lp[1][found[:, 0]], ep[1][found[:, 1]]
+    keep = np.flatnonzero(_content_of(later, a) != _content_of(other, b))
+    found, a, b = found[keep], a[keep], b[keep]
+    candidates = len(found)
+    lt, et = later.extra.get("thumb"), other.extra.get("thumb")
+    if lt is None or et is None or len(lt) != len(lp[0]) or len(et) != len(ep[0]):
+        figures = np.full((len(found), 2), np.nan)
+        return np.stack([a, b, found[:, 2]], axis=1), figures, candidates
+    similarity, needed = verify(lt, et, found[:, 0], found[:, 1])
+    ok = similarity >= needed
+    pairs = np.stack([a[ok], b[ok], found[ok, 2]], axis=1)
+    return pairs, np.stack([similarity[ok], needed[ok]], axis=1), candidates
+
+
+def _figures_of(ex: dict[str, Any], dist: int | None, sim: float, need: float) -> dict[str, Any]:
+    """``ex`` with the figures behind a perceptual near copy (when there are any)."""
+    if dist is not None:
+        ex["hamming_distance"] = dist
+    if not math.isnan(sim):
+        ex["similarity"] = round(sim, 4)
+        ex["similarity_needed"] = round(need, 4)
+    return ex
+
+
+_VERIFIED = ("perceptual hash within Hamming distance {r}, confirmed by the correlation of 16x16 "
+             "thumbnails (the correlation needed grows with how little detail the images hold)")
+
+
 @register_check({
     "near_duplicates": {"warning_fraction": 0.01, "error_fraction": 0.25, "hamming_radius": 8},
 })
 def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
-    """Near copies within a split: normalised text (case, Unicode, whitespace) or perceptual hash."""
+    """Near copies within a split: normalised text (case, Unicode, whitespace) or perceptual hash
+    confirmed by thumbnails."""
     p = ctx.params("near_duplicates")
+    nan = float("nan")
     for split in stats.ordered:
-        pairs: list[tuple[int, int, int | None]] = []
+        pairs: list[tuple[int, int, int | None, float, float]] = []
         extra_count = 0
         text = _has_text_hashes(split)
         if text:
             items, firsts = _near_in_groups(stats, split)
-            pairs.extend((int(a), int(b), None) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
-                                                                 firsts[: 10 * ctx.example_cap].tolist()))
+            pairs.extend((int(a), int(b), None, nan, nan) for a, b in zip(items[: 10 * ctx.example_cap].tolist(),
+                                                                         firsts[: 10 * ctx.example_cap].tolist()))
             extra_count = max(0, len(items) - 10 * ctx.example_cap)
-        ph = _phash(split)
-        if ph is not None:
-            from dataaudit.profile.hamming import near_pairs
-
-            hashes, items = ph
-            found = near_pairs(hashes, None, int(p["hamming_radius"]))
-            if len(found):
-                a, b = items[found[:, 0]], items[found[:, 1]]
-                same = _content_of(split, a) == _content_of(split, b)
-                for x, y, d in zip(a[~same], b[~same], found[~same, 2]):
-                    pairs.append((int(max(x, y)), int(min(x, y)), int(d)))
+        image = _phash(split) is not None
+        candidates = 0
+        if image:
+            found, figures, candidates = _image_pairs(split, None, int(p["hamming_radius"]))
+            for (x, y, d), (sim, need) in zip(found.tolist(), figures.tolist()):
+                pairs.append((max(x, y), min(x, y), int(d), sim, need))
         if not pairs:
             continue
-        seen: dict[int, tuple[int, int | None]] = {}
-        for item, of, dist in sorted(pairs):
+        seen: dict[int, tuple[int, int | None, float, float]] = {}
+        for item, of, dist, sim, need in sorted(pairs, key=lambda t: t[:2]):
             if item not in seen:
-                seen[item] = (of, dist)
+                seen[item] = (of, dist, sim, need)
         count = len(seen) + extra_count
         frac = count / max(split.rows, 1)
-        examples = []
-        for item, (of, dist) in sorted(seen.items())[: ctx.example_cap]:
-            ex = {**split.item(item), "duplicate_of": split.item(of)}
-            if dist is not None:
-                ex["hamming_distance"] = dist
-            examples.append(ex)
-        how = "perceptual hash within Hamming distance " + str(p["hamming_radius"]) if ph is not None else \
-            "normalised text (case, Unicode form, whitespace)"
+        examples = [_figures_of({**split.item(item), "duplicate_of": split.item(of)}, dist, sim, need)
+                    for item, (of, dist, sim, need) in sorted(seen.items())[: ctx.example_cap]]
+        how = _VERIFIED.format(r=p["hamming_radius"]) if image else "normalised text (case, Unicode form, whitespace)"
+        details: dict[str, Any] = {"method": how, "hamming_radius": p["hamming_radius"] if image else None,
+                                   "pairs": len(pairs)}
+        if image:
+            details["hash_candidates"] = candidates
         yield Finding(
             check="near_duplicates", severity=_severity(frac, p), split=split.name, count=count, fraction=frac,
             message=f"{count} {_noun(split)} of {split.name} are near copies of another item of {split.name} "
-                    f"({how})",
+                    f"({'perceptual hash, confirmed by thumbnails' if image else how})",
             examples=examples,
-            details={"method": how, "hamming_radius": p["hamming_radius"] if ph is not None else None,
-                     "pairs": len(pairs)},
+            details=details,
         )
 
 
@@ -523,24 +571,22 @@ def near_duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]
     "near_split_overlap": {"warning_fraction": 0.0, "error_fraction": 0.05, "hamming_radius": 8},
 })
 def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
-    """Near copies across splits that are not exact copies (those are ``split_overlap``)."""
+    """Near copies across splits that are not exact copies (those are ``split_overlap``); images
+    are perceptual-hash candidates confirmed by thumbnails."""
     p = ctx.params("near_split_overlap")
+    nan = float("nan")
     for earlier, later, vs_ref in _overlap_pairs(stats):
-        matches: dict[int, tuple[int, int | None]] = {}
+        matches: dict[int, tuple[int, int | None, float, float]] = {}
         if _has_text_hashes(later) and _has_text_hashes(earlier):
             for a, b in zip(*_near_text_across(stats, earlier, later)):
-                matches.setdefault(int(a), (int(b), None))
-        lp, ep = _phash(later), _phash(earlier)
-        if lp is not None and ep is not None:
-            from dataaudit.profile.hamming import near_pairs
-
-            found = near_pairs(lp[0], ep[0], int(p["hamming_radius"]))
-            if len(found):
-                a, b, d = lp[1][found[:, 0]], ep[1][found[:, 1]], found[:, 2]
-                same = _content_of(later, a) == _content_of(earlier, b)
-                for x, y, dist in sorted(zip(a[~same].tolist(), b[~same].tolist(), d[~same].tolist()),
-                                         key=lambda t: (t[0], t[2])):
-                    matches.setdefault(int(x), (int(y), int(dist)))
+                matches.setdefault(int(a), (int(b), None, nan, nan))
+        candidates = 0
+        image = _phash(later) is not None and _phash(earlier) is not None
+        if image:
+            found, figures, candidates = _image_pairs(later, earlier, int(p["hamming_radius"]))
+            rows = sorted(zip(found.tolist(), figures.tolist()), key=lambda t: (t[0][0], t[0][2], -t[1][0]))
+            for (x, y, dist), (sim, need) in rows:
+                matches.setdefault(int(x), (int(y), int(dist), sim, need))
         if not matches:
             continue
         count = len(matches)
@@ -550,16 +596,17 @@ def near_split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
             sev = Severity.WARNING
         examples = []
         for item in sorted(matches)[: ctx.example_cap]:
-            of, dist = matches[item]
-            ex = {**later.item(item), "duplicate_of": earlier.item(of)}
-            if dist is not None:
-                ex["hamming_distance"] = dist
-            examples.append(ex)
+            of, dist, sim, need = matches[item]
+            examples.append(_figures_of({**later.item(item), "duplicate_of": earlier.item(of)}, dist, sim, need))
+        details: dict[str, Any] = {"other_split": earlier.name, "hamming_radius": p["hamming_radius"],
+                                   "warning_fraction": p["warning_fraction"], "error_fraction": p["error_fraction"]}
+        if image:
+            details["method"] = _VERIFIED.format(r=p["hamming_radius"])
+            details["hash_candidates"] = candidates
         yield Finding(
             check="near_split_overlap", severity=sev, split=later.name, count=count, fraction=frac,
             message=f"{count} {later.name} {_noun(later)} are near copies of {earlier.name} items "
                     f"({frac:.1%} of {later.name})",
             examples=examples,
-            details={"other_split": earlier.name, "hamming_radius": p["hamming_radius"],
-                     "warning_fraction": p["warning_fraction"], "error_fraction": p["error_fraction"]},
+            details=details,
         )

@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 DEFAULT_RADIUS = 8
-"""Default radius for 64-bit DCT pHash (see ``sample_data/images_README.md`` for the measurements)."""
+"""Default radius for 64-bit DCT pHash (``sample_data/README.md`` has the measurements); candidates
+within it are confirmed by the thumbnails (:mod:`dataaudit.profile.thumbs`)."""
 
 BRUTE_FORCE_PAIRS = 250_000
 """Below this many pairs, compare all pairs directly (above it the multi-index search is faster:

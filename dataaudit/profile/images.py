@@ -19,6 +19,9 @@ Per image we compute:
   image box-reduced to a short side of 64-127 px, resized to a 32x32 thumbnail
   with pillow's antialiased bilinear weights, its luma's 8x8 lowest DCT
   frequencies against their median; the resize is folded into the DCT);
+* a 16x16 luma thumbnail (256 bytes, the same antialiased bilinear resize of the
+  statistics image, rounded to 8 bits): the finer comparison that verifies pHash
+  near-copy candidates (``checks/duplicates.py``);
 * width, height, aspect (width / height), mode, channel count (palette images
   count as the RGB(A) they decode to), format;
 * per-channel mean and standard deviation of R, G, B on a 0-255 scale, of the
@@ -119,6 +122,10 @@ _CHANNELS = {"RGB": 3, "L": 1, "RGBA": 4, "LA": 2, "1": 1, "CMYK": 4, "P": 3, "P
 """Channels per mode; palette images decode to RGB(A): count the channels a loader will see."""
 
 _PHASH_N = 32
+THUMB_SIDE = 16
+"""Side of the luma thumbnail kept per image to verify perceptual-hash near copies
+(``checks/duplicates.py``): 256 bytes an image, from the product the pHash already makes."""
+THUMB_BYTES = THUMB_SIDE * THUMB_SIDE
 _k = np.arange(8)[:, None]
 _n = np.arange(_PHASH_N)[None, :]
 _DCT8 = np.cos(np.pi * (2 * _n + 1) * _k / (2 * _PHASH_N)) * np.sqrt(2.0 / _PHASH_N)
@@ -148,6 +155,8 @@ class TaskResult:
     byte_hash: np.ndarray
     content: np.ndarray
     phash: np.ndarray
+    thumb: np.ndarray
+    """(n, THUMB_BYTES) uint8 luma thumbnails (:data:`THUMB_SIDE` square, row-major)."""
     width: np.ndarray
     height: np.ndarray
     channels: np.ndarray
@@ -582,20 +591,20 @@ def phash64(im: Any) -> int:
     return int(_figures([_statistics_image(_to_8bit(im))])[2][0])
 
 
-@functools.lru_cache(maxsize=64)
-def _resample_matrix(n: int) -> np.ndarray:
-    """``(32, n)`` weights of pillow's antialiased bilinear resize of ``n`` samples to 32.
+@functools.lru_cache(maxsize=128)
+def _resample_matrix(n: int, size: int = _PHASH_N) -> np.ndarray:
+    """``(size, n)`` weights of pillow's antialiased bilinear resize of ``n`` samples to ``size``.
 
     The same triangle filter, widened by the scale when shrinking, with the same
     centres and normalisation as pillow's ``precompute_coeffs``: applied to a
-    statistics image it gives the thumbnail ``resize((32, 32), BILINEAR)`` would,
+    statistics image it gives the thumbnail ``resize((size, size), BILINEAR)`` would,
     without rounding to 8 bits.
     """
-    scale = n / _PHASH_N
+    scale = n / size
     filterscale = max(scale, 1.0)
     support = filterscale  # bilinear: support 1, widened by the scale
-    out = np.zeros((_PHASH_N, n))
-    for i in range(_PHASH_N):
+    out = np.zeros((size, n))
+    for i in range(size):
         centre = (i + 0.5) * scale
         lo = max(int(centre - support + 0.5), 0)
         hi = min(int(centre + support + 0.5), n)
@@ -614,20 +623,31 @@ def _dct_resample(n: int) -> np.ndarray:
     return folded
 
 
-def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-channel means and stds (n, 3) and pHashes (n,) of ``(pixels, width, height)``
-    statistics images (8-bit ``L`` or ``RGB`` bytes), vectorised per shape.
+@functools.lru_cache(maxsize=64)
+def _row_weights(n: int) -> np.ndarray:
+    """``(8 + THUMB_SIDE, n)``: :func:`_dct_resample` stacked on the thumbnail's resize, so
+    one product over an image's rows serves the pHash and the thumbnail."""
+    return np.ascontiguousarray(np.vstack([_dct_resample(n), _resample_matrix(n, THUMB_SIDE)]))
+
+
+def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel means and stds (n, 3), pHashes (n,) and luma thumbnails (n, THUMB_BYTES)
+    of ``(pixels, width, height)`` statistics images (8-bit ``L`` or ``RGB`` bytes),
+    vectorised per shape.
 
     Grey images give the same figure for the three channels. Sums are of integers
     in float64, hence exact: the figures do not depend on how images were batched.
     The pHash's 8x8 lowest DCT frequencies are taken straight from each image's
-    luma with :func:`_dct_resample` (resize and DCT in two small matrix products).
+    luma with :func:`_dct_resample` (resize and DCT in two small matrix products); the
+    thumbnail (:data:`THUMB_SIDE` square, the same antialiased bilinear resize, rounded
+    to 8 bits) shares the product over the rows.
     """
     n = len(items)
     sums = np.zeros((n, 3))
     squares = np.zeros((n, 3))
     count = np.ones(n)
     low = np.zeros((n, 8, 8))
+    thumbs = np.zeros((n, THUMB_SIDE, THUMB_SIDE))
     groups: dict[tuple[int, int, int], list[int]] = {}
     for i, (pixels, w, h) in enumerate(items):
         groups.setdefault((w, h, len(pixels) // max(w * h, 1)), []).append(i)
@@ -647,10 +667,13 @@ def _figures(items: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, np.ndarra
         squares[members] = (x * x).transpose(0, 2, 1) @ ones
         count[members] = w * h
         luma = (x @ _LUMA if bands == 3 else x[:, :, 0]).reshape(len(members), h, w)
-        low[members] = _dct_resample(h) @ luma @ _dct_resample(w).T
+        rows = _row_weights(h) @ luma
+        low[members] = rows[:, :8] @ _dct_resample(w).T
+        thumbs[members] = rows[:, 8:] @ _resample_matrix(w, THUMB_SIDE).T
     means = sums / count[:, None]
     stds = np.sqrt(np.maximum(squares / count[:, None] - means * means, 0.0))
-    return means, stds, _phash_bits(low.reshape(n, 64))
+    thumb = np.clip(np.rint(thumbs.reshape(n, THUMB_BYTES)), 0, 255).astype(np.uint8)
+    return means, stds, _phash_bits(low.reshape(n, 64)), thumb
 
 
 def _phash_bits(low: np.ndarray) -> np.ndarray:
@@ -746,12 +769,13 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
             index.append(idx)
             byte_hashes.append(byte_hash)
     contents, widths, heights, modes, channels, formats, pixels, sws, shs = zip(*rows) if rows else ((),) * 9
-    means, stds, ph = _figures(list(zip(pixels, sws, shs)))
+    means, stds, ph, thumb = _figures(list(zip(pixels, sws, shs)))
     return TaskResult(
         index=np.asarray(index, dtype=np.int64),
         byte_hash=np.asarray(byte_hashes, dtype=np.uint64),
         content=np.asarray(contents, dtype=np.uint64),
         phash=ph,
+        thumb=thumb,
         width=np.asarray(widths, dtype=np.int64),
         height=np.asarray(heights, dtype=np.int64),
         channels=np.asarray(channels, dtype=np.int64),
@@ -767,14 +791,14 @@ def decode_task(root: str | None, items: Task) -> TaskResult:
 def analyse_image(data: bytes) -> dict[str, Any]:
     """Every figure the scan computes for one encoded image; raises on a broken file.
 
-    Keys: ``content`` (pixel hash), ``phash``, ``width``, ``height``, ``mode``,
-    ``channels``, ``format``, ``means``, ``stds`` (R, G, B), ``brightness``,
+    Keys: ``content`` (pixel hash), ``phash``, ``thumb`` (luma thumbnail, uint8), ``width``,
+    ``height``, ``mode``, ``channels``, ``format``, ``means``, ``stds`` (R, G, B), ``brightness``,
     ``pixel_std``.
     """
     content, w, h, mode, ch, fmt, pixels, sw, sh = _decode_one(data)
-    means, stds, ph = _figures([(pixels, sw, sh)])
+    means, stds, ph, thumb = _figures([(pixels, sw, sh)])
     return {
-        "content": content, "phash": int(ph[0]), "width": w, "height": h, "mode": mode, "channels": ch,
+        "content": content, "phash": int(ph[0]), "thumb": thumb[0], "width": w, "height": h, "mode": mode, "channels": ch,
         "format": fmt, "means": tuple(float(v) for v in means[0]), "stds": tuple(float(v) for v in stds[0]),
         "brightness": float(means[0] @ _LUMA), "pixel_std": float(stds[0].max()),
     }  # fmt: skip
@@ -903,8 +927,9 @@ class ImageSplitStats(SplitStats):
     ``channels`` (int64, 0 when not decoded), ``mode_of``, ``format_of`` (lists of
     str, ``""`` when not decoded), ``brightness``, ``pixel_std`` (float64, NaN when
     not decoded), ``near_constant`` (bool), ``byte_hash`` (uint64, 0 when
-    unreadable); and for decoded images only ``phash`` (uint64) with
-    ``phash_index`` (int64 item indices); plus ``modes`` and ``formats``
+    unreadable); and for decoded images only ``phash`` (uint64) and ``thumb``
+    ((n, THUMB_BYTES) uint8 luma thumbnails) with ``phash_index`` (int64 item
+    indices); plus ``modes`` and ``formats``
     (Counters over decoded images) and ``near_constant_std`` (the threshold).
     """
 
@@ -951,11 +976,15 @@ def merge_extra(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     porder = np.argsort(pidx, kind="stable")
     out["phash_index"] = pidx[porder]
     out["phash"] = np.concatenate([a["phash"], b["phash"]])[porder]
+    if "thumb" in a and "thumb" in b:
+        out["thumb"] = np.concatenate([a["thumb"], b["thumb"]])[porder]
     out["modes"] = Counter(a.get("modes", {})) + Counter(b.get("modes", {}))
     out["formats"] = Counter(a.get("formats", {})) + Counter(b.get("formats", {}))
     out["near_constant_std"] = a.get("near_constant_std", NEAR_CONSTANT_STD)
     for key, value in a.items():
         out.setdefault(key, value)
+    if "thumb" not in b:
+        out.pop("thumb", None)  # a shard without thumbnails: no verification rather than a misaligned one
     return out
 
 
@@ -1151,6 +1180,7 @@ def build_stats(
     stds = np.full((n, 3), np.nan)
     content = np.zeros(n, dtype=np.uint64)
     phash = np.zeros(n, dtype=np.uint64)
+    thumb = np.zeros((n, THUMB_BYTES), dtype=np.uint8)
 
     all_errors: list[ErrRow] = list(errors or [])
     for res in results:
@@ -1162,6 +1192,7 @@ def build_stats(
         byte_hash[pos] = res.byte_hash
         content[pos] = res.content
         phash[pos] = res.phash
+        thumb[pos] = res.thumb
         width[pos], height[pos], channels[pos] = res.width, res.height, res.channels
         means[pos], stds[pos] = res.means, res.stds
         brightness[pos] = res.brightness
@@ -1240,6 +1271,7 @@ def build_stats(
         "near_constant": np.nan_to_num(pixel_std, nan=np.inf) < NEAR_CONSTANT_STD,
         "byte_hash": byte_hash,
         "phash": phash[d],
+        "thumb": thumb[d],
         "phash_index": dec_index,
         "modes": modes,
         "formats": formats,

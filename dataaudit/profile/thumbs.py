@@ -1,0 +1,185 @@
+"""Verify perceptual-hash near-copy candidates with the images' 16x16 luma thumbnails.
+
+Two images whose 64-bit pHashes are within a few bits are only *candidates*: when
+an image holds little detail (a digit drawn on 8x8 pixels and scaled up, a face
+at 25 px), different images of the same kind agree in most low DCT frequencies.
+The thumbnails (:data:`dataaudit.profile.images.THUMB_SIDE` square, kept per
+image at 256 bytes) decide:
+
+* **similarity**: the correlation of the two thumbnails (brightness and contrast
+  changes do not move it), the best of the thumbnails as they are and of one
+  warped onto the other as if it were a slight crop of it (up to 1/16 of a side
+  off each end; per axis the :data:`ALIGN_TOP` margins whose row or column
+  profile matches best, then their combinations on the whole thumbnail, in both
+  directions);
+* **detail**: one minus the correlation of a thumbnail with itself shifted by one
+  pixel (averaged over both axes; the smaller of the pair's two). A re-encoded,
+  resized or cropped copy of a detailed image loses more correlation than one of a
+  smooth image, while unrelated smooth images are already close, so
+* **acceptance adapts**: a pair is a near copy when ``1 - similarity`` is at most
+  ``BASE_RESIDUAL + DETAIL_SLOPE * detail**2`` (at most :data:`MAX_RESIDUAL`).
+  Measured on scikit-learn's digits scaled to 32x32 (detail ~0.06-0.12): distinct
+  digits whose pHashes are within 8 bits stay at least 0.0007 below what they
+  would need, while re-encoded, resized, brightened and 1-2 px cropped copies
+  pass; a detailed photograph (detail ~0.5) needs about 0.91.
+
+Thumbnails flat to within :data:`FLAT_STD` grey levels have no correlation to
+measure: two such images are near copies when their mean grey levels are within
+:data:`FLAT_LEVELS`.
+
+Everything is vectorised over the candidate pairs (6,000-7,500 pairs a second on
+one core here), in blocks of :data:`BLOCK_PAIRS`, so memory stays bounded
+whatever the number of candidates; each image's detail is computed once.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+SIDE = 16
+BASE_RESIDUAL = 0.003
+"""Residual (1 - correlation) every verified pair may have, whatever its detail."""
+DETAIL_SLOPE = 0.35
+"""How fast the residual allowed grows with the square of an image's detail."""
+MAX_RESIDUAL = 0.12
+"""The residual allowed never exceeds this (a correlation of 0.88)."""
+FLAT_STD = 2.0
+"""Thumbnail standard deviation (grey levels) under which an image is flat."""
+FLAT_LEVELS = 32.0
+"""Two flat thumbnails whose mean grey levels are within this are near copies (a brightened
+blank image is still the same blank image)."""
+BLOCK_PAIRS = 4096
+ALIGN_TOP = 3
+"""Margins tried per axis when aligning a slight crop (the best by the axis' profile)."""
+_MARGINS = (0.0, 1 / 64, 2 / 64, 3 / 64, 4 / 64)
+"""Margins (fractions of a side) a slight crop may take off each end of an axis."""
+
+
+@functools.lru_cache(maxsize=1)
+def _crop_warps() -> np.ndarray:
+    """``(k, SIDE, SIDE)`` linear-interpolation matrices: each resamples the interval
+    ``[lo, 1 - hi]`` of a thumbnail axis to the whole axis, for every pair of margins."""
+    warps = []
+    for lo in _MARGINS:
+        for hi in _MARGINS:
+            m = np.zeros((SIDE, SIDE))
+            for i in range(SIDE):
+                c = (lo + (i + 0.5) / SIDE * (1.0 - lo - hi)) * SIDE - 0.5
+                c = min(max(c, 0.0), SIDE - 1.0)
+                f = int(np.floor(c))
+                t = c - f
+                m[i, f] += 1.0 - t
+                if t > 0:
+                    m[i, min(f + 1, SIDE - 1)] += t
+            warps.append(m)
+    return np.stack(warps)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` (..., d) centred and scaled to unit norm (flat rows stay zero)."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    norm = np.sqrt(np.einsum("...i,...i->...", centred, centred))[..., None]
+    out: np.ndarray = centred / np.maximum(norm, 1e-6)
+    return out
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Correlation of the rows of ``x`` and ``y`` (..., d)."""
+    out: np.ndarray = np.einsum("...i,...i->...", _normalised(x), _normalised(y))
+    return out
+
+
+def detail(t: np.ndarray) -> np.ndarray:
+    """Detail of each ``(n, SIDE, SIDE)`` thumbnail: 1 - its correlation with itself one pixel over."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1, SIDE, SIDE)
+    across = _corr(t[:, :, 1:].reshape(len(t), -1), t[:, :, :-1].reshape(len(t), -1))
+    down = _corr(t[:, 1:, :].reshape(len(t), -1), t[:, :-1, :].reshape(len(t), -1))
+    out: np.ndarray = np.clip(1.0 - (across + down) / 2.0, 0.0, 1.0)
+    return out
+
+
+def _aligned(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Correlation of ``b`` with ``a`` warped onto it as if ``b`` were a slight crop of ``a``.
+
+    The crop's margins are searched per axis: the :data:`ALIGN_TOP` margins whose
+    warped row (column) profile of ``a`` correlates best with ``b``'s, then every
+    combination of those for rows and columns on the whole thumbnail (a few warps
+    per pair, not one per combination of all margins).
+    """
+    n = len(a)
+    warps = _crop_warps().astype(a.dtype)
+    bank = warps.reshape(-1, SIDE)  # every warp's rows, stacked: one matrix product per axis
+    picks = []
+    for axis in (2, 1):  # rows' profile (mean over columns), then columns' profile
+        profiles = (a.mean(axis=axis) @ bank.T).reshape(n, len(warps), SIDE)
+        score = np.einsum("nki,ni->nk", _normalised(profiles), _normalised(b.mean(axis=axis)))
+        picks.append(np.argsort(-score, axis=1, kind="stable")[:, :ALIGN_TOP])
+    # the target is centred, so a warped thumbnail's correlation with it needs only its dot
+    # product, its sum and its sum of squares: no centred copy of every warp
+    target = _normalised(b.reshape(n, -1))
+    size = float(SIDE * SIDE)
+    out = np.full(n, -1.0, dtype=a.dtype)
+    cols = [np.ascontiguousarray(warps[picks[1][:, c]].transpose(0, 2, 1)) for c in range(picks[1].shape[1])]
+    for r in range(picks[0].shape[1]):
+        partial = warps[picks[0][:, r]] @ a  # (n, SIDE, SIDE)
+        for col in cols:
+            warped = (partial @ col).reshape(n, -1)
+            dot = np.einsum("ni,ni->n", warped, target)
+            total = warped.sum(axis=1)
+            spread = np.sqrt(np.maximum(np.einsum("ni,ni->n", warped, warped) - total * total / size, 1e-6))
+            out = np.maximum(out, dot / spread)
+    return out
+
+
+def required(detail_of_pair: np.ndarray) -> np.ndarray:
+    """The similarity a candidate pair needs, given the smaller detail of its two images."""
+    residual = np.minimum(BASE_RESIDUAL + DETAIL_SLOPE * detail_of_pair**2, MAX_RESIDUAL)
+    out: np.ndarray = 1.0 - residual
+    return out
+
+
+def verify(
+    thumbs_a: np.ndarray, thumbs_b: np.ndarray, ia: np.ndarray | None = None, ib: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(similarity, needed)`` of candidate pairs of thumbnails.
+
+    ``thumbs_a`` and ``thumbs_b`` are ``(n, SIDE * SIDE)`` uint8 thumbnails; the
+    pairs are ``(thumbs_a[ia[k]], thumbs_b[ib[k]])``, or row by row when ``ia`` and
+    ``ib`` are ``None``. A pair is a near copy when ``similarity >= needed``; both
+    are float64 arrays, one value a pair. Each image's detail is computed once,
+    however many pairs it is in.
+    """
+    if ia is None or ib is None:
+        ia = ib = np.arange(len(thumbs_a))
+    ia, ib = np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
+    n = len(ia)
+    similarity, needed = np.zeros(n), np.ones(n)
+    if n == 0:
+        return similarity, needed
+    ua, inv_a = np.unique(ia, return_inverse=True)
+    ub, inv_b = np.unique(ib, return_inverse=True)
+    ta, tb = np.asarray(thumbs_a)[ua].astype(np.float32), np.asarray(thumbs_b)[ub].astype(np.float32)
+    det_a, det_b = detail(ta), detail(tb)
+    std_a, std_b = ta.std(axis=1), tb.std(axis=1)
+    mean_a, mean_b = ta.mean(axis=1), tb.mean(axis=1)
+    for start in range(0, n, BLOCK_PAIRS):
+        ka, kb = inv_a[start:start + BLOCK_PAIRS], inv_b[start:start + BLOCK_PAIRS]
+        x, y = ta[ka], tb[kb]
+        sim = _corr(x, y).astype(np.float64)
+        need = required(np.minimum(det_a[ka], det_b[kb]))
+        flat_x, flat_y = std_a[ka] < FLAT_STD, std_b[kb] < FLAT_STD
+        flat = flat_x | flat_y
+        # alignment only where the thumbnails as they are fall short
+        todo = np.flatnonzero((sim < need) & ~flat)
+        if len(todo):
+            xs, ys = x[todo].reshape(-1, SIDE, SIDE), y[todo].reshape(-1, SIDE, SIDE)
+            sim[todo] = np.maximum(sim[todo], np.maximum(_aligned(xs, ys), _aligned(ys, xs)))
+        if flat.any():
+            close = flat_x & flat_y & (np.abs(mean_a[ka] - mean_b[kb]) <= FLAT_LEVELS)
+            sim[flat] = np.where(close[flat], 1.0, 0.0)
+            need[flat] = 1.0
+        similarity[start:start + len(ka)] = np.clip(sim, -1.0, 1.0)  # float32 sums can pass 1 by 1e-6
+        needed[start:start + len(ka)] = need
+    return similarity, needed
