@@ -43,7 +43,7 @@ def decode_reduced(src: str | os.PathLike[str] | bytes, spec: DecodeSpec) -> np.
     if data[:3] != _JPEG_MAGIC:
         return decode_image(data, spec)
     try:
-        w, h, _, colour = simplejpeg.decode_jpeg_header(data)
+        h, w, colour, _ = simplejpeg.decode_jpeg_header(data)
         if colour not in ("Gray", "YCbCr") or (h <= spec.height and w <= spec.width):
             return decode_image(data, spec)
         arr = simplejpeg.decode_jpeg(data, colorspace="RGB" if spec.mode == "RGB" else "GRAY",

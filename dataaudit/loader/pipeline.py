@@ -550,6 +550,7 @@ class TunedLoader(DataLoader[Any]):
             self._builder_cleanup.detach()
         self._builder = None
         self.log(f"cached {self.cache.count} images in {self.cache_path} ({time.perf_counter() - t0:.2f}s to seal)")
+        self._touch()
 
     def _materialise(self) -> None:
         """Read a streamed split once, decoding into a new cache."""
@@ -572,6 +573,7 @@ class TunedLoader(DataLoader[Any]):
             b.abort()
             raise
         self.log(f"materialised {self.cache.count} images into {self.cache_path} in {time.perf_counter() - t0:.1f}s")
+        self._touch()
 
     # -- cached epochs ---------------------------------------------------------------
     def _dataset(self, settings: LoaderSettings) -> CachedImageDataset:
