@@ -289,3 +289,22 @@ def test_rank_zero_of_two_builds_the_cache_in_build_loader_and_takes_its_share(d
 def test_bad_ranks_are_usage_errors(data: Path, kw: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="rank"):
         _loader(data, **kw)
+
+
+def test_the_table_loader_is_a_dataloader_too(tmp_path: Path) -> None:
+    import polars as pl
+
+    from dataaudit.fit import fit
+
+    root = tmp_path / "tab"
+    root.mkdir()
+    pl.DataFrame({"x": [float(i % 7) for i in range(30)], "c": [["u", "v"][i % 2] for i in range(30)],
+                  "y": [["a", "b", "c"][i % 3] for i in range(30)]}).write_csv(root / "train.csv")  # fmt: skip
+    fit(root, tmp_path / "t.json", label="y")
+    loader = build_loader(root, artefact=tmp_path / "t.json", batch_size=8, seed=2)
+    assert isinstance(loader, DataLoader) and len(loader) == 4 and len(loader.dataset) == 30
+    first = [(x.clone(), y.clone()) for x, y in loader]
+    loader.sampler.set_epoch(0)
+    assert _same([(x, y) for x, y in loader], first)
+    x0, y0 = loader.dataset[0]
+    assert x0.shape == first[0][0].shape[1:] and y0.dim() == 0
