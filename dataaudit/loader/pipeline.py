@@ -13,6 +13,14 @@ The order is a pure function of ``(seed, epoch)`` (see :class:`SeededSampler`),
 the same for the uncached and cached epochs and whatever the settings, and the
 pixels equal those of torchvision's ``ImageFolder`` + ``Resize`` + ``ToTensor``
 + ``Normalize``.
+
+The loader is itself a ``torch.utils.data.DataLoader`` (:class:`TunedLoader`),
+so training frameworks that check for one take it. Random augmentation
+(:class:`~dataaudit.loader.datasets.Augmenter`) runs on the cached uint8 pixels
+before normalising, each item seeded by ``(seed, epoch, index)``. Under
+``torch.distributed`` each rank iterates its share of every epoch's order; rank
+0 fills the cache inside :func:`build_loader` and the others wait for its
+completion marker.
 """
 
 from __future__ import annotations
