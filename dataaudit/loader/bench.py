@@ -95,7 +95,7 @@ class BenchResult:
             f"tuned, cached epochs ({self.cached.batches} batches):                 "
             f"{self.cached.images_per_s:10.1f} images/s  {self.cached_ratio:5.2f}x naive",
             f"chosen settings: workers {s['num_workers']}, prefetch {s['prefetch_factor']}, "
-            f"normalise in {s['normalize']}, pin_memory {s['pin_memory']}",
+            f"normalise in {s['normalize']}, pin_memory {s['pin_memory']}, fetch {s.get('fetch', 'batch')}",
             f"tuning (once, reused by later runs): {self.tuning_s:.2f}s; cache open + verify: {self.open_s:.3f}s",
             f"same samples as naive: {'yes' if self.same_samples else 'NO'}; "
             f"same order (seed {lo['seed']}): {'yes' if self.same_order else 'NO'}"
@@ -104,9 +104,15 @@ class BenchResult:
         if self.decision:
             for m in self.decision["measurements"]:
                 st = m["settings"]
-                what = f"{m['batches_per_s']:.1f} batches/s" if m["error"] is None else f"failed: {m['error']}"
+                what = (f"{m['batches_per_s']:.1f} batches/s (spread {m.get('spread', 0):.1%} over "
+                        f"{m.get('repeats', 1)} windows)" if m["error"] is None else f"failed: {m['error']}")
                 out.append(f"  measured: workers {st['num_workers']}, prefetch {st['prefetch_factor']}, "
-                           f"normalise in {st['normalize']}: {what}")  # fmt: skip
+                           f"normalise in {st['normalize']}, fetch {st.get('fetch', 'batch')}: {what}")  # fmt: skip
+        px = lo.get("pixels") or {}
+        if px and not px.get("identical_to_full_decode", True):
+            out.append(f"pixels: {px.get('decode')} decode, not bit-identical to the full decode "
+                       f"(max abs diff {px.get('max_abs_diff')}, mean {px.get('mean_abs_diff')} on "
+                       f"{px.get('compared_images')} images): 'same samples' compares pixels, so it says NO")  # fmt: skip
         if len(self.rounds) > 1:
             out.append("rounds (naive, first epoch images/s; medians above): "
                        + "; ".join(f"{a:.0f}, {b:.0f}" for a, b in self.rounds))  # fmt: skip
@@ -200,6 +206,7 @@ def run_bench(
     tune_seconds: float = 0.75,
     rounds: int = 1,
     log: Callable[[str], None] | None = None,
+    decode: str = "exact",
 ) -> BenchResult:
     """Naive epoch and tuned first epoch (empty cache), ``rounds`` times interleaved (the
     medians are reported: the machine may be shared); then tuning, and ``epochs`` cached
@@ -230,7 +237,7 @@ def run_bench(
     try:
         kw: dict[str, Any] = dict(split=split, artefact=artefact, batch_size=batch_size, seed=seed,
                                   shuffle=shuffle, size=size, mean=mean, std=std, tune_seconds=tune_seconds,
-                                  log=log)  # fmt: skip
+                                  log=log, decode=decode)  # fmt: skip
         notes: list[str] = []
         naive_runs: list[Phase] = []
         first_runs: list[Phase] = []

@@ -612,3 +612,49 @@ def iter_chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+LAST_USED = "last-used"
+"""Touched each time a loader opens the cache: the least recently used caches are removed first."""
+
+
+def touch_cache(path: Path) -> None:
+    """Record that the cache at ``path`` was used now."""
+    (path / LAST_USED).touch()
+
+
+def _last_used(path: Path) -> float:
+    for name in (LAST_USED, MARKER):
+        try:
+            return (path / name).stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def _identity(path: Path) -> tuple[Any, ...] | None:
+    """What a cache is a cache *of* (origin, split, decoding): two caches alike but for the
+    source's fingerprint are an old and a new version of the same split."""
+    try:
+        doc = json.loads((path / INDEX).read_text())
+        if not doc.get("origin"):
+            return None
+        return (doc["origin"], doc.get("split"), json.dumps(doc.get("decode"), sort_keys=True),
+                doc.get("decode_mode", "exact"))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def prune_caches(root: Path, max_caches: int, keep: Path) -> list[Path]:
+    """Remove the caches ``keep`` replaces (same split of the same source, older files), then the
+    least recently used beyond ``max_caches``; ``keep`` itself always stays. Returns what went."""
+    if not root.is_dir():
+        return []
+    caches = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MARKER).is_file()]
+    mine = _identity(keep)
+    gone = [p for p in caches if p != keep and mine is not None and _identity(p) == mine]
+    rest = sorted((p for p in caches if p != keep and p not in gone), key=_last_used, reverse=True)
+    gone += rest[max(0, max_caches - 1) :]
+    for p in gone:
+        remove_tree(p)
+    return gone

@@ -13,11 +13,20 @@ The order is a pure function of ``(seed, epoch)`` (see :class:`SeededSampler`),
 the same for the uncached and cached epochs and whatever the settings, and the
 pixels equal those of torchvision's ``ImageFolder`` + ``Resize`` + ``ToTensor``
 + ``Normalize``.
+
+The loader is itself a ``torch.utils.data.DataLoader`` (:class:`TunedLoader`),
+so training frameworks that check for one take it. Random augmentation
+(:class:`~dataaudit.loader.datasets.Augmenter`) runs on the cached uint8 pixels
+before normalising, each item seeded by ``(seed, epoch, index)``. Under
+``torch.distributed`` each rank iterates its share of every epoch's order; rank
+0 fills the cache inside :func:`build_loader` and the others wait for its
+completion marker.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -32,11 +41,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
 from dataaudit.errors import SourceError, UsageError, require
 from dataaudit.loader.cache import (
+    MARKER,
     TUNING,
     CacheBuilder,
+    CacheError,
     DecodeSpec,
     ImageCache,
     Verify,
@@ -48,6 +61,8 @@ from dataaudit.loader.cache import (
     iter_chunks,
     label_codes,
     open_cache,
+    prune_caches,
+    touch_cache,
 )
 from dataaudit.loader.tuning import (
     Decision,
@@ -64,7 +79,7 @@ if TYPE_CHECKING:
 
     from dataaudit.fit.artefact import Artefact
     from dataaudit.loader.tables import TableLoader
-    from dataaudit.loader.datasets import CachedImageDataset, Normalizer, SeededSampler
+    from dataaudit.loader.datasets import Augmenter, CachedImageDataset, Normalizer, SeededSampler
     from dataaudit.sources.base import Dataset
     from dataaudit.sources.images import ImageRecord
 
@@ -185,13 +200,60 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-class TunedLoader:
-    """Iterable of ``(images, labels)`` batches; see :func:`build_loader`.
+class SplitView(TorchDataset[tuple[Any, int]]):
+    """The loader's split as a map-style dataset (its ``DataLoader.dataset``).
+
+    Item ``i`` is what the loader delivers for it on the CPU without augmentation:
+    cached pixels when the cache exists, otherwise decoded from the file (normalised
+    unless ``output="uint8"``). The loader itself does not fetch through it.
+    """
+
+    def __init__(self, loader: TunedLoader) -> None:
+        self._loader = weakref.proxy(loader)
+
+    def __len__(self) -> int:
+        return int(self._loader.num_items)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        images, labels = self.__getitems__([i])
+        return images[0], int(labels[0])
+
+    def __getitems__(self, keys: list[Any]) -> tuple[Any, Any]:
+        import torch
+
+        from dataaudit.loader.datasets import split_keys
+
+        lo = self._loader
+        idx, _ = split_keys(keys)
+        if lo.cache is not None:
+            arr = lo.cache.gather(idx)
+            codes = lo.cache.labels[np.asarray(idx, dtype=np.int64)]
+            labels = lo.label_map[codes]
+        else:
+            names, root, src_labels = lo.source.names, lo.source.root, lo.source.labels
+            assert names is not None and root is not None and src_labels is not None
+            arr = np.empty((len(idx), *lo.spec.item_shape), dtype=np.uint8)
+            for j, i in enumerate(idx):
+                arr[j] = lo.decode(root / names[i], names[i])
+            label_names = lo._split_label_names()
+            labels = lo.label_map[label_codes([src_labels[i] for i in idx], label_names)]
+        images = torch.from_numpy(arr)
+        if lo.output == "float":
+            images = lo.normalizer(images)
+        return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+class TunedLoader(DataLoader[Any]):
+    """A ``torch.utils.data.DataLoader`` of ``(images, labels)`` batches; see :func:`build_loader`.
 
     ``images`` is float32 normalised ``(N, C, H, W)`` (or uint8 with
     ``output="uint8"``), ``labels`` int64 class indices (``-1``: unlabelled),
     both on :attr:`device`. Each ``iter()`` is one epoch; epochs count up from
-    0 unless :meth:`set_epoch` says otherwise.
+    0 unless :meth:`set_epoch` (or ``loader.sampler.set_epoch``, as Lightning
+    calls it) says otherwise. ``dataset``, ``sampler`` (this rank's seeded
+    share), ``batch_size``, ``drop_last`` and ``len()`` are those of a plain
+    ``DataLoader``; iteration decodes into the cache on the first epoch and
+    reads the cache, with measured settings, afterwards (:attr:`dataloader`).
     """
 
     def __init__(
@@ -214,16 +276,20 @@ class TunedLoader:
         threads: int | None,
         output: str,
         log: Callable[[str], None] | None,
+        augment: Augmenter | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        cache_timeout: float = 3600.0,
+        decode: str = "exact",
+        max_caches: int | None = None,
     ) -> None:
-        from dataaudit.loader.datasets import SeededSampler
+        from dataaudit.loader.datasets import SeededSampler, keep_batch
 
         self.source = source
         self.spec = spec
         self.normalizer = normalizer
         self.class_index = class_index
-        self.batch_size = batch_size
         self.shuffle = shuffle
-        self.drop_last = drop_last
         self.seed = seed
         self.device = device
         self.tune_enabled = tune
@@ -233,7 +299,14 @@ class TunedLoader:
         self.threads = threads or available_cores() + 1
         self.output = output
         self._log = log
-        self.key = cache_key(source.fingerprint, source.split, spec)
+        self.augment = augment
+        self.rank = rank
+        self.world_size = world_size
+        self.decode_mode = decode
+        self.max_caches = max_caches
+        # reduced-scale pixels differ from the full decode: they get a cache of their own
+        fingerprint = source.fingerprint if decode == "exact" else f"{source.fingerprint}|decode={decode}"
+        self.key = cache_key(fingerprint, source.split, spec)
         self.cache_path = cache_root / "loader" / f"{source.name}-{source.split}-{self.key}"
         self.cache: ImageCache | None = None
         self.rebuilt_because: str | None = None
@@ -243,16 +316,26 @@ class TunedLoader:
         self._chosen: LoaderSettings | None = settings
         self._builder: CacheBuilder | None = None
         self._builder_cleanup: Any = None
-        self._next_epoch = 0
         self.cache, self.rebuilt_because = open_cache(self.cache_path, self.key, verify)
         if self.rebuilt_because:
             self.log(f"cache {self.cache_path.name} is invalid ({self.rebuilt_because}); rebuilding")
+        if self.cache is None and world_size > 1 and rank != 0:
+            self.cache = self._wait_for_cache(cache_timeout)
         if self.cache is None and not source.random_access:
             self._materialise()
         n = self.cache.count if self.cache is not None else len(source.names or [])
-        self.sampler: SeededSampler = SeededSampler(n, seed, shuffle)
+        self._order = SeededSampler(n, seed, shuffle, rank, world_size, keyed=augment is not None)
+        """The order of the epoch being delivered (the public :attr:`sampler` holds the next epoch)."""
         names = self.cache.label_names if self.cache is not None else self._split_label_names()
         self.label_map = self._label_map(names)
+        super().__init__(SplitView(self), batch_size=batch_size, sampler=SeededSampler(n, seed, shuffle, rank, world_size),
+                         drop_last=drop_last, collate_fn=keep_batch)  # type: ignore[arg-type]  # fmt: skip
+        if self.cache is None and world_size > 1:
+            # rank 0 fills the cache now: the other ranks wait in build_loader for its marker,
+            # before anything (a DDP constructor, a barrier) could make rank 0 wait for them
+            self.prepare()
+        if self.cache is not None:
+            self._touch()
 
     # -- small helpers -------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -272,6 +355,46 @@ class TunedLoader:
             )
         return np.asarray([self.class_index[n] for n in names] + [-1], dtype=np.int64)
 
+    def decode(self, src: Path | bytes, where: str) -> np.ndarray:
+        """One image decoded as the cache stores it (``decode=`` chooses the exact or reduced path)."""
+        try:
+            if self.decode_mode == "reduced":
+                from dataaudit.loader.decode import decode_reduced
+
+                return decode_reduced(src, self.spec)
+            return decode_image(src, self.spec)
+        except SourceError:
+            raise
+        except Exception as exc:  # PIL raises many types for bad files
+            raise decode_error(where, exc) from None
+
+    def _wait_for_cache(self, timeout: float) -> ImageCache:
+        """Ranks other than 0: wait for rank 0's completion marker, then open its cache."""
+        self.log(f"rank {self.rank}: waiting up to {timeout:g}s for rank 0 to build {self.cache_path}")
+        deadline = time.monotonic() + timeout
+        while True:
+            if (self.cache_path / MARKER).is_file():
+                cache, _ = open_cache(self.cache_path, self.key, "sizes")
+                if cache is not None:
+                    return cache
+            if time.monotonic() >= deadline:
+                raise CacheError(
+                    f"rank {self.rank} of {self.world_size}: rank 0 did not finish the cache {self.cache_path} "
+                    f"within {timeout:g}s; check that rank 0 runs build_loader with the same arguments and that "
+                    "cache_dir is one folder every rank sees (or raise cache_timeout=)"
+                )
+            time.sleep(0.1)
+
+    def _touch(self) -> None:
+        """Mark the cache used now and keep at most ``max_caches`` caches (least recently used go)."""
+        try:
+            touch_cache(self.cache_path)
+            if self.max_caches is not None and self.rank == 0:
+                for gone in prune_caches(self.cache_path.parent, self.max_caches, keep=self.cache_path):
+                    self.log(f"removed the least recently used cache {gone.name} (max_caches={self.max_caches})")
+        except OSError as exc:  # a read-only cache still works
+            self.log(f"could not record the cache's use: {exc}")
+
     @property
     def cached(self) -> bool:
         """Whether the split is in the cache (later epochs skip decoding)."""
@@ -282,24 +405,22 @@ class TunedLoader:
         """The settings of the cached epochs (``None`` until chosen)."""
         return self._chosen
 
-    def __len__(self) -> int:
-        n = self.sampler.n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
     @property
     def num_items(self) -> int:
-        return self.sampler.n
+        """Items in the split (all ranks); ``len(loader.sampler)`` is this rank's share."""
+        return self._order.n
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch the next ``iter()`` runs (its shuffle order)."""
-        self._next_epoch = epoch
+        """The epoch the next ``iter()`` runs (its shuffle order, shard and augmentation)."""
+        self.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self._next_epoch
-        self._next_epoch += 1
-        self.sampler.set_epoch(epoch)
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # type: ignore[override]
+        public = self.sampler
+        epoch = int(public.epoch)  # type: ignore[attr-defined]
+        public.epoch = epoch + 1  # type: ignore[attr-defined]
+        self._order.set_epoch(epoch)
         if self.cache is None:
-            return self._fill_epoch()
+            return self._fill_epoch(self._order.order(), epoch)
         return self._cached_epoch()
 
     def _deliver(self, images: torch.Tensor, labels: torch.Tensor, place: str, pinned: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -328,9 +449,30 @@ class TunedLoader:
         return b
 
     def _cache_meta(self) -> dict[str, Any]:
-        return {"source": self.source.name, "split": self.source.split, "fingerprint": self.source.fingerprint}
+        meta: dict[str, Any] = {"source": self.source.name, "split": self.source.split,
+                                "fingerprint": self.source.fingerprint, "decode_mode": self.decode_mode}  # fmt: skip
+        if self.source.root is not None:
+            meta["origin"] = str(self.source.root.resolve())
+        if self.decode_mode != "exact":
+            from dataaudit.loader.decode import compare_decodes
 
-    def _fill_epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            root, names = self.source.root, self.source.names or []
+            sample = [root / n for n in names[:8]] if root is not None else []
+            meta["pixels"] = {"identical_to_full_decode": False, "decode": self.decode_mode,
+                              **compare_decodes(sample, self.spec)}  # fmt: skip
+        return meta
+
+    def pixels(self) -> dict[str, Any]:
+        """Whether the cached pixels equal the full-decode path (the eval transform), and how far off they are."""
+        if self.decode_mode == "exact":
+            return {"identical_to_full_decode": True, "decode": "exact"}
+        if self.cache is not None and isinstance(self.cache.meta.get("pixels"), dict):
+            return dict(self.cache.meta["pixels"])
+        return {"identical_to_full_decode": False, "decode": self.decode_mode}
+
+    def _fill_epoch(self, order: list[int], epoch: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Decode the items of ``order`` (in batches, delivered) and then every other item into the cache.
+        ``epoch`` seeds the augmentation (``None``: none, for :meth:`prepare`)."""
         import torch
 
         if self._builder is None:
@@ -342,11 +484,13 @@ class TunedLoader:
         names = self.source.names
         filled, codes = b.filled, b.labels
         shape = self.spec.item_shape
+        augment = self.augment if epoch is not None else None
 
         cuda = self.device.type == "cuda"
         # on the CPU the decoding threads also normalise (NumPy, one thread each): torch's
-        # intra-op threads in the main process would fight them for the cores
-        host_norm = self.output == "float" and not cuda
+        # intra-op threads in the main process would fight them for the cores; augmentation
+        # comes before normalising, in this thread (torch's generator is per process)
+        host_norm = self.output == "float" and not cuda and augment is None
 
         def work(idx: list[int]) -> np.ndarray:
             out = np.empty((len(idx), *shape), dtype=np.uint8)
@@ -354,16 +498,13 @@ class TunedLoader:
                 if filled[i]:
                     out[j] = b.read(i)
                     continue
-                try:
-                    arr = decode_image(root / names[i], self.spec)
-                except Exception as exc:  # PIL raises many types for bad files
-                    raise decode_error(names[i], exc) from None
+                arr = self.decode(root / names[i], names[i])
                 b.write(i, arr, int(codes[i]))
                 out[j] = arr
             return self.normalizer.numpy(out) if host_norm else out
 
-        order = self.sampler.order()
         bs = self.batch_size
+        assert bs is not None
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
         if self.drop_last and batches and len(batches[-1]) < bs:
             batches.pop()
@@ -383,6 +524,9 @@ class TunedLoader:
                     if nxt is not None:
                         pending.append((nxt, pool.submit(work, nxt)))
                     images = torch.from_numpy(fut.result())
+                    if augment is not None:
+                        assert epoch is not None
+                        images = augment(images, idx, epoch)
                     labels = torch.from_numpy(self.label_map[codes[np.asarray(idx, dtype=np.int64)]])
                     if cuda:
                         images = images.pin_memory()
@@ -414,6 +558,7 @@ class TunedLoader:
         if self._builder_cleanup is not None:
             self._builder_cleanup.detach()
         self.log(f"cached {self.cache.count} images in {self.cache_path} ({time.perf_counter() - t0:.2f}s to seal)")
+        self._touch()
 
     def _materialise(self) -> None:
         """Read a streamed split once, decoding into a new cache."""
@@ -424,12 +569,7 @@ class TunedLoader:
 
         def work(rec: ImageRecord) -> np.ndarray:
             where = rec.path or f"{self.source.split}[{rec.index}]"
-            try:
-                return decode_image(_record_bytes(rec, root), self.spec)
-            except SourceError:
-                raise
-            except Exception as exc:  # PIL raises many types for bad files
-                raise decode_error(where, exc) from None
+            return self.decode(_record_bytes(rec, root), where)
 
         try:
             with decoding_pool(self.threads) as pool:
@@ -441,6 +581,7 @@ class TunedLoader:
             b.abort()
             raise
         self.log(f"materialised {self.cache.count} images into {self.cache_path} in {time.perf_counter() - t0:.1f}s")
+        self._touch()
 
     # -- cached epochs ---------------------------------------------------------------
     def _dataset(self, settings: LoaderSettings) -> CachedImageDataset:
@@ -448,20 +589,22 @@ class TunedLoader:
 
         assert self.cache is not None
         norm = self.normalizer if settings.normalize == "worker" and self.output == "float" else None
-        return CachedImageDataset(self.cache, self.label_map, norm)
+        return CachedImageDataset(self.cache, self.label_map, norm, self.augment)
 
     def make_dataloader(self, settings: LoaderSettings, sampler: SeededSampler, persistent: bool) -> Any:
         """A ``DataLoader`` over the cache with ``settings``."""
         import torch
-        from torch.utils.data import DataLoader
 
-        from dataaudit.loader.datasets import keep_batch, seed_worker
+        from dataaudit.loader.datasets import PerSample, keep_batch, seed_worker, stack_items
 
         g = torch.Generator()
         g.manual_seed(self.seed)
         w = settings.num_workers
+        ds: Any = self._dataset(settings)
+        if settings.fetch == "sample":
+            ds = PerSample(ds)
         return DataLoader(
-            self._dataset(settings),
+            ds,
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=self.drop_last,
@@ -469,7 +612,7 @@ class TunedLoader:
             prefetch_factor=settings.prefetch_factor if w else None,
             persistent_workers=persistent and w > 0,
             pin_memory=settings.pin_memory and torch.cuda.is_available(),
-            collate_fn=keep_batch,  # type: ignore[arg-type]
+            collate_fn=stack_items if settings.fetch == "sample" else keep_batch,  # type: ignore[arg-type]
             worker_init_fn=seed_worker if w else None,
             generator=g,
         )
@@ -481,26 +624,15 @@ class TunedLoader:
             raise RuntimeError("the split is not cached yet: iterate one epoch first (or call prepare())")
         if self._dataloader is None:
             settings = self.choose_settings()
-            self._dataloader = self.make_dataloader(settings, self.sampler, persistent=True)
+            self._dataloader = self.make_dataloader(settings, self._order, persistent=True)
         return self._dataloader
 
     def prepare(self) -> TunedLoader:
-        """Fill the cache now (one pass, no batches delivered) instead of during epoch 1."""
+        """Fill the cache now (one pass over every item, no batches delivered) instead of during epoch 1."""
         if self.cache is None:
-            saved = self._next_epoch
-            for _ in self._fill_epoch_silent():
+            for _ in self._fill_epoch(list(range(len(self.source.names or []))), None):
                 pass
-            self._next_epoch = saved
         return self
-
-    def _fill_epoch_silent(self) -> Iterator[Any]:
-        from dataaudit.loader.datasets import SeededSampler
-
-        keep, self.sampler = self.sampler, SeededSampler(self.sampler.n, self.seed, shuffle=False)
-        try:
-            yield from self._fill_epoch()
-        finally:
-            self.sampler = keep
 
     def choose_settings(self) -> LoaderSettings:
         """Forced settings, else the recorded decision, else measure now (or defaults with ``tune=False``)."""
@@ -508,20 +640,26 @@ class TunedLoader:
             self._chosen = self._choose()
         return self._chosen
 
+    def _context(self) -> dict[str, Any]:
+        context = tuning_context(self.batch_size or 1, str(self.device), self.output)
+        context["augment"] = self.augment is not None
+        context["pixels"] = self.pixels()
+        return context
+
     def _choose(self) -> LoaderSettings:
         if self.decision is not None:
             return self.decision.chosen
         cuda = self.device.type == "cuda"
         if not self.tune_enabled or len(self) == 0:  # nothing to measure with no full batch
             return LoaderSettings(0, None, "device" if cuda and self.output == "float" else "main", pin_memory=cuda)
-        context = tuning_context(self.batch_size, str(self.device), self.output)
+        context = self._context()
         path = self.cache_path / TUNING
         found = load_decision(path, context)
         if found is not None:
             self.decision = found
             self.log(f"loader settings reused from {path}: {found.chosen.label()}")
             return found.chosen
-        self.log(f"tuning the loader ({self.tune_seconds:g}s per candidate)...")
+        self.log(f"tuning the loader (up to {self.tune_seconds:g}s per candidate)...")
         decision = run_tuner(self._tuning_run, context, self.tune_seconds, cuda=cuda,
                              normalize=self.output == "float", log=self._log)  # fmt: skip
         try:
@@ -537,7 +675,8 @@ class TunedLoader:
 
         from dataaudit.loader.datasets import SeededSampler
 
-        sampler = SeededSampler(self.sampler.n, self.seed, self.shuffle)
+        o = self._order
+        sampler = SeededSampler(o.n, self.seed, self.shuffle, o.rank, o.world_size, keyed=o.keyed)
         dl = self.make_dataloader(settings, sampler, persistent=False)
         cuda = self.device.type == "cuda"
         epoch = 0
@@ -568,6 +707,8 @@ class TunedLoader:
             "batch_size": self.batch_size, "shuffle": self.shuffle, "drop_last": self.drop_last,
             "seed": self.seed, "device": str(self.device), "cache": str(self.cache_path), "cached": self.cached,
             "image": {"height": self.spec.height, "width": self.spec.width, "mode": self.spec.mode},
+            "rank": self.rank, "world_size": self.world_size, "augment": self.augment is not None,
+            "pixels": self.pixels(),
             "settings": None if self.settings is None else self.settings.to_dict(),
             "decision": None if self.decision is None else self.decision.to_dict(),
         }  # fmt: skip
@@ -607,6 +748,12 @@ def build_loader(
     threads: int | None = None,
     config: Any = None,
     log: Callable[[str], None] | None = None,
+    augment: bool | Callable[[Any], Any] | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    cache_timeout: float = 3600.0,
+    decode: str = "exact",
+    max_caches: int | None = -1,
 ) -> TunedLoader | TableLoader:
     """The fastest correct loader for one split of an image dataset (or of a table).
 
@@ -629,6 +776,25 @@ def build_loader(
     :class:`~dataaudit.transforms.tables.TableTransform` into a cached float32
     matrix and a :class:`~dataaudit.loader.tables.TableLoader` yields
     ``(features, targets)`` rows in the artefact's feature order.
+
+    The image loader is a ``torch.utils.data.DataLoader`` (a subclass): code that
+    checks for one accepts it. ``augment`` runs random transforms after the
+    cache, before normalising: ``True`` takes the artefact's ``train=True``
+    steps (``RandomResizedCrop`` + ``RandomHorizontalFlip``, on the cached,
+    resized pixels), or give your own torchvision v2 transform of a uint8
+    ``(C, H, W)`` image. Each item's randomness is seeded by ``(seed, epoch,
+    index)``, so a run is reproducible whatever ``num_workers`` is, and each
+    epoch differs. With ``torch.distributed`` initialised (or ``rank`` and
+    ``world_size`` given) each rank gets a disjoint share of every epoch's
+    seeded order (together: every item exactly once), rank 0 builds the cache
+    inside ``build_loader`` and the other ranks wait for its completion marker
+    (at most ``cache_timeout`` seconds; ``cache_dir`` must be one folder all
+    ranks see). ``decode="reduced"`` decodes JPEGs at reduced DCT scale where
+    the size allows (faster first epoch; pixels differ slightly from the eval
+    transform, which :meth:`TunedLoader.pixels` and the tuning record say).
+    ``max_caches`` keeps that many caches under the cache folder, removing the
+    least recently used and any this one replaces (default
+    ``$DATAAUDIT_LOADER_MAX_CACHES`` or 8; ``None``: keep all).
     """
     require("torch", "torch")
     from dataaudit.loader.datasets import Normalizer
@@ -639,6 +805,10 @@ def build_loader(
         raise UsageError(f"output must be 'float' or 'uint8', got {output!r}")
     if verify not in ("full", "sizes"):
         raise UsageError(f"verify must be 'full' or 'sizes', got {verify!r}")
+    if decode not in ("exact", "reduced"):
+        raise UsageError(f"decode must be 'exact' or 'reduced', got {decode!r}")
+    rank, world_size = _resolve_ranks(rank, world_size)
+    keep = _resolve_max_caches(max_caches)
     art = _load_artefact(artefact)
     plan = art.image if art is not None else None
     if art is not None and art.table is not None:
@@ -678,14 +848,75 @@ def build_loader(
         classes = art.label.classes
     class_list = list(classes) if classes is not None else src.classes
     forced = LoaderSettings.from_dict(settings) if isinstance(settings, dict) else settings
+    if decode == "reduced":
+        from dataaudit.loader.decode import reduced_available
+
+        if not reduced_available():
+            raise UsageError("decode='reduced' needs simplejpeg: pip install 'dataaudit[torch]'")
     return TunedLoader(
         src, spec, Normalizer(mean, std), {c: i for i, c in enumerate(class_list)},
         batch_size=batch_size, shuffle=src.split == "train" if shuffle is None else shuffle,
         drop_last=drop_last, seed=seed, device=dev,
         cache_root=Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root(),
         tune=tune, tune_seconds=tune_seconds, settings=forced, verify=verify, threads=threads,
-        output=output, log=log,
+        output=output, log=log, augment=_augmenter(augment, art, seed), rank=rank, world_size=world_size,
+        cache_timeout=cache_timeout, decode=decode, max_caches=keep,
     )  # fmt: skip
+
+
+def _resolve_ranks(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """``rank``/``world_size`` as given, else from an initialised ``torch.distributed``, else 0 of 1."""
+    if rank is None and world_size is None:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+    if rank is None or world_size is None:
+        raise UsageError("give both rank and world_size, or neither (then torch.distributed's are used)")
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise UsageError(f"rank must be in 0..world_size-1, got rank {rank} of world_size {world_size}")
+    return int(rank), int(world_size)
+
+
+def _resolve_max_caches(max_caches: int | None) -> int | None:
+    """``-1`` (the default): ``$DATAAUDIT_LOADER_MAX_CACHES`` or 8."""
+    if max_caches == -1:
+        env = os.environ.get("DATAAUDIT_LOADER_MAX_CACHES", "").strip()
+        try:
+            max_caches = int(env) if env else 8
+        except ValueError:
+            raise UsageError(f"DATAAUDIT_LOADER_MAX_CACHES must be a whole number, got {env!r}") from None
+    if max_caches is not None and max_caches < 1:
+        raise UsageError(f"max_caches must be at least 1 (or None to keep every cache), got {max_caches}")
+    return max_caches
+
+
+def train_steps(art: Artefact) -> Any:
+    """The random steps of the artefact's ``train=True`` pipeline, as one transform of a uint8 image
+    (colour conversion, ``ToImage``, ``ToDtype`` and ``Normalize`` are the loader's own)."""
+    from torchvision.transforms import v2
+
+    from dataaudit.transforms.images import build_image_transform
+
+    pipeline = build_image_transform(art, train=True)
+    skip = (v2.RGB, v2.Grayscale, v2.ToImage, v2.ToDtype, v2.Normalize)
+    return v2.Compose([t for t in pipeline.transforms if not isinstance(t, skip)])
+
+
+def _augmenter(augment: bool | Callable[[Any], Any] | None, art: Artefact | None, seed: int) -> Augmenter | None:
+    from dataaudit.loader.datasets import Augmenter
+
+    if augment is None or augment is False:
+        return None
+    if augment is True:
+        if art is None or art.image is None:
+            raise UsageError("augment=True uses the artefact's train transforms: pass artefact= (an image artefact) "
+                             "or augment=<a torchvision v2 transform>")  # fmt: skip
+        return Augmenter(train_steps(art), seed)
+    if not callable(augment):
+        raise UsageError(f"augment must be True, False or a transform (a callable), got {type(augment).__name__}")
+    return Augmenter(augment, seed)
 
 
 def stderr_log(message: str) -> None:

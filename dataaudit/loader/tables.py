@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.loader.cache import (
@@ -159,25 +161,46 @@ def build_table_cache(path: Path, key: str, ds: Any, split: str, artefact: Artef
     return TableCache(path, key)
 
 
-class TableLoader:
-    """Iterable of ``(features, targets)`` batches: float32 ``(N, F)`` in the artefact's
-    feature order, int64 class indices (or float32 targets; ``None`` without a label
-    column), on :attr:`device`. Same sampler, seeding and epoch rules as the image loader."""
+class TableView(TorchDataset[tuple[Any, Any]]):
+    """The cached rows as a map-style dataset (the loader's ``DataLoader.dataset``)."""
+
+    def __init__(self, cache: TableCache) -> None:
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return int(self.cache.count)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        x, y = self.__getitems__([i])
+        return x[0], None if y is None else y[0]
+
+    def __getitems__(self, keys: list[int]) -> tuple[Any, Any]:
+        import torch
+
+        idx = np.asarray(keys, dtype=np.int64)
+        y = None if self.cache.targets is None else torch.from_numpy(self.cache.targets[idx])
+        return torch.from_numpy(self.cache.features[idx]), y
+
+
+class TableLoader(DataLoader[Any]):
+    """A ``torch.utils.data.DataLoader`` of ``(features, targets)`` batches: float32 ``(N, F)``
+    in the artefact's feature order, int64 class indices (or float32 targets; ``None``
+    without a label column), on :attr:`device`. Same sampler, seeding and epoch rules as
+    the image loader (``set_epoch`` or ``loader.sampler.set_epoch``)."""
 
     def __init__(self, cache: TableCache, batch_size: int, shuffle: bool, seed: int, drop_last: bool,
                  device: torch.device, rebuilt_because: str | None) -> None:  # fmt: skip
-        from dataaudit.loader.datasets import SeededSampler
+        from dataaudit.loader.datasets import SeededSampler, keep_batch
 
         self.cache = cache
         self.cache_path = cache.path
-        self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.drop_last = drop_last
         self.device = device
         self.rebuilt_because = rebuilt_because
-        self.sampler = SeededSampler(cache.count, seed, shuffle)
-        self._next_epoch = 0
+        self._order = SeededSampler(cache.count, seed, shuffle)
+        super().__init__(TableView(cache), batch_size=batch_size, sampler=SeededSampler(cache.count, seed, shuffle),
+                         drop_last=drop_last, collate_fn=keep_batch)  # type: ignore[arg-type]  # fmt: skip
 
     @property
     def cached(self) -> bool:
@@ -191,24 +214,24 @@ class TableLoader:
     def num_items(self) -> int:
         return self.cache.count
 
-    def __len__(self) -> int:
-        n = self.cache.count
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next ``iter()`` runs (its shuffle order)."""
-        self._next_epoch = epoch
+        self.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:  # type: ignore[override]
         import torch
 
-        self.sampler.set_epoch(self._next_epoch)
-        self._next_epoch += 1
-        order = np.asarray(self.sampler.order(), dtype=np.int64)
+        public = self.sampler
+        epoch = int(public.epoch)  # type: ignore[attr-defined]
+        public.epoch = epoch + 1  # type: ignore[attr-defined]
+        self._order.set_epoch(epoch)
+        bs = self.batch_size
+        assert bs is not None
+        order = np.asarray(self._order.order(), dtype=np.int64)
         cuda = self.device.type == "cuda"
-        stop = len(self) * self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
-            idx = order[start : start + self.batch_size]
+        stop = len(self) * bs if self.drop_last else len(order)
+        for start in range(0, stop, bs):
+            idx = order[start : start + bs]
             x = torch.from_numpy(self.cache.features[idx])
             y = None if self.cache.targets is None else torch.from_numpy(self.cache.targets[idx])
             if self.device.type != "cpu":

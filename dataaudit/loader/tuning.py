@@ -1,10 +1,14 @@
 """Choose DataLoader settings by measurement, and remember the choice.
 
-Candidates are worker counts ``0..cores``, where to normalise (in the main
-process, in the workers, or on the accelerator from uint8) and prefetch
-factors. Each is run for a short, bounded window and its batches per second
-counted, batches delivered as the training loop gets them (normalised, on the
-device). A candidate that raises is recorded as failed with its error and is
+Candidates are worker counts ``0..min(cores, 8)`` x where to normalise (in the
+main process, in the workers, or on the accelerator from uint8); the winner is
+then tried with prefetch factors 1, 2, 4 and 8 and with sample-level instead of
+batch-level loading. Each candidate runs in short windows, repeated until three
+agree within 5% or its time budget is spent; its rate is the median window and
+its spread (``(max - min) / median``) is recorded, and a candidate within the
+best one's spread of it counts as a tie (the simpler setting wins), so the
+choice does not swing with the machine's load. Batches are counted as the
+training loop gets them (normalised, on the device). A candidate that raises is recorded as failed with its error and is
 never chosen. The decision and every measurement go to ``tuning.json`` beside
 the cache, keyed by what the choice depends on (batch size, device, cores,
 torch version), so the next run reuses it without measuring.
@@ -15,10 +19,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import xxhash
 from dataaudit.errors import UsageError
 
 NORMALIZE_PLACES = ("main", "worker", "device")
+FETCHES = ("batch", "sample")
 
 
 def available_cores() -> int:
@@ -47,6 +53,9 @@ class LoaderSettings:
     normalize: str = "main"
     """Where uint8 becomes normalised float: ``main``, ``worker`` or ``device``."""
     pin_memory: bool = False
+    fetch: str = "batch"
+    """``batch``: the dataset gathers a whole batch in one call (``__getitems__``);
+    ``sample``: item by item, then stacked (the ``DataLoader`` default)."""
 
     def __post_init__(self) -> None:
         if self.num_workers < 0:
@@ -57,11 +66,16 @@ class LoaderSettings:
             raise UsageError("prefetch_factor needs num_workers > 0")
         if self.num_workers == 0 and self.normalize == "worker":
             raise UsageError("normalize='worker' needs num_workers > 0")
+        if self.fetch not in FETCHES:
+            raise UsageError(f"fetch must be one of {', '.join(FETCHES)}, got {self.fetch!r}")
+        if self.prefetch_factor is not None and not 1 <= self.prefetch_factor <= 64:
+            raise UsageError(f"prefetch_factor must be 1..64, got {self.prefetch_factor}")
 
     def label(self) -> str:
         pf = f", prefetch {self.prefetch_factor}" if self.prefetch_factor else ""
         pin = ", pinned" if self.pin_memory else ""
-        return f"workers {self.num_workers}{pf}, normalise in {self.normalize}{pin}"
+        fetch = ", item by item" if self.fetch == "sample" else ""
+        return f"workers {self.num_workers}{pf}, normalise in {self.normalize}{pin}{fetch}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,12 +87,13 @@ class LoaderSettings:
             prefetch_factor=None if d.get("prefetch_factor") is None else int(d["prefetch_factor"]),
             normalize=str(d.get("normalize", "main")),
             pin_memory=bool(d.get("pin_memory", False)),
+            fetch=str(d.get("fetch", "batch")),
         )
 
 
 @dataclass
 class Measurement:
-    """One candidate's run: throughput, or the error that made it fail."""
+    """One candidate's run: throughput (repeated windows), or the error that made it fail."""
 
     settings: LoaderSettings
     batches: int = 0
@@ -87,6 +102,8 @@ class Measurement:
     startup_s: float = 0.0
     """Time to the first batch (worker start-up), not counted in the rate."""
     error: str | None = None
+    rates: list[float] = field(default_factory=list)
+    """Batches per second of each timed window, in order."""
 
     @property
     def ok(self) -> bool:
@@ -94,24 +111,37 @@ class Measurement:
 
     @property
     def batches_per_s(self) -> float:
+        """The median window's rate (the overall rate when there are no windows)."""
+        if self.rates:
+            return float(statistics.median(self.rates))
         return self.batches / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def images_per_s(self) -> float:
-        return self.images / self.seconds if self.seconds > 0 else 0.0
+        per_batch = self.images / self.batches if self.batches else 0.0
+        return self.batches_per_s * per_batch
+
+    @property
+    def spread(self) -> float:
+        """``(max - min) / median`` of the window rates: how much the measurement swung."""
+        if len(self.rates) < 2 or self.batches_per_s <= 0:
+            return 0.0
+        return (max(self.rates) - min(self.rates)) / self.batches_per_s
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "settings": self.settings.to_dict(), "batches": self.batches, "images": self.images,
             "seconds": round(self.seconds, 4), "startup_s": round(self.startup_s, 4),
             "batches_per_s": round(self.batches_per_s, 2), "images_per_s": round(self.images_per_s, 1),
-            "error": self.error,
+            "repeats": len(self.rates), "spread": round(self.spread, 4),
+            "rates": [round(r, 3) for r in self.rates], "error": self.error,
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Measurement:
         return cls(LoaderSettings.from_dict(d["settings"]), int(d["batches"]), int(d["images"]),
-                   float(d["seconds"]), float(d.get("startup_s", 0.0)), d.get("error"))  # fmt: skip
+                   float(d["seconds"]), float(d.get("startup_s", 0.0)), d.get("error"),
+                   [float(r) for r in d.get("rates", [])])  # fmt: skip
 
 
 @dataclass
@@ -185,13 +215,17 @@ def save_decision(path: Path, decision: Decision) -> None:
     os.replace(tmp, path)
 
 
+MAX_WORKERS = 8
+PREFETCH_FACTORS = (1, 2, 4, 8)
+
+
 def worker_counts(cores: int) -> list[int]:
-    """``0..cores``: more workers than cores only adds contention."""
-    return list(range(0, max(1, cores) + 1))
+    """``0..min(cores, 8)``: more workers than cores only adds contention."""
+    return list(range(0, min(max(1, cores), MAX_WORKERS) + 1))
 
 
 def first_round(cores: int, cuda: bool, normalize: bool) -> list[LoaderSettings]:
-    """Worker counts x where to normalise, prefetch factor 2."""
+    """Worker counts x where to normalise, prefetch factor 2, batch-level loading."""
     out: list[LoaderSettings] = []
     for w in worker_counts(cores):
         places = ["device", "main"] if cuda else ["main"]
@@ -205,10 +239,12 @@ def first_round(cores: int, cuda: bool, normalize: bool) -> list[LoaderSettings]
 
 
 def second_round(best: LoaderSettings) -> list[LoaderSettings]:
-    """Deeper prefetching for the winner, when it uses workers."""
-    if best.num_workers == 0:
-        return []
-    return [LoaderSettings(best.num_workers, 4, best.normalize, best.pin_memory)]
+    """The winner with every other prefetch depth (1-8, when it uses workers) and with
+    item-by-item (sample-level) loading instead of whole batches."""
+    out = [replace(best, fetch="sample")]
+    if best.num_workers > 0:
+        out += [replace(best, prefetch_factor=p) for p in PREFETCH_FACTORS if p != best.prefetch_factor]
+    return out
 
 
 Runner = Callable[[LoaderSettings], Iterable[int]]
@@ -216,10 +252,16 @@ Runner = Callable[[LoaderSettings], Iterable[int]]
 (run until the tuner stops asking: it may loop over epochs)."""
 
 
-def measure(settings: LoaderSettings, run: Runner, seconds: float, warmup: int = 2) -> Measurement:
-    """Time ``run(settings)`` for about ``seconds`` after ``warmup`` batches; errors are recorded."""
+def measure(
+    settings: LoaderSettings, run: Runner, seconds: float, warmup: int = 2, max_spread: float = 0.05,
+    min_repeats: int = 3, windows: int = 5,
+) -> Measurement:  # fmt: skip
+    """Time ``run(settings)`` after ``warmup`` batches in windows of ``seconds / windows``,
+    repeated until ``min_repeats`` windows agree within ``max_spread`` (``(max - min) /
+    median``) or ``seconds`` are spent; errors are recorded."""
     m = Measurement(settings)
     it: Iterator[int] | None = None
+    window = seconds / max(1, windows)
     try:
         t0 = time.perf_counter()
         it = iter(run(settings))
@@ -227,11 +269,25 @@ def measure(settings: LoaderSettings, run: Runner, seconds: float, warmup: int =
             next(it)
         start = time.perf_counter()
         m.startup_s = start - t0
+        w_start, w_batches = start, 0
         while True:
-            n = next(it)
+            try:
+                n = next(it)
+            except StopIteration:
+                now = time.perf_counter()
+                if w_batches and now > w_start:
+                    m.rates.append(w_batches / (now - w_start))
+                raise
             m.batches += 1
             m.images += n
-            m.seconds = time.perf_counter() - start
+            w_batches += 1
+            now = time.perf_counter()
+            m.seconds = now - start
+            if now - w_start >= window:
+                m.rates.append(w_batches / (now - w_start))
+                w_start, w_batches = now, 0
+                if len(m.rates) >= min_repeats and m.spread <= max_spread:
+                    break
             if m.seconds >= seconds:
                 break
     except StopIteration:
@@ -251,14 +307,17 @@ def measure(settings: LoaderSettings, run: Runner, seconds: float, warmup: int =
 
 
 def choose(measurements: list[Measurement]) -> LoaderSettings | None:
-    """The fastest candidate that did not fail; ties go to fewer workers."""
+    """The fastest candidate that did not fail; among those within 3% of it (or within the
+    best's own measured spread, when larger), the simplest."""
     ok = [m for m in measurements if m.ok]
     if not ok:
         return None
     best = max(ok, key=lambda m: (m.batches_per_s, -m.settings.num_workers))
-    # within 3% of the best, prefer the simpler setting (fewer processes, less memory)
-    close = [m for m in ok if m.batches_per_s >= 0.97 * best.batches_per_s]
-    return min(close, key=lambda m: (m.settings.num_workers, m.settings.prefetch_factor or 0)).settings
+    # differences inside the noise are not evidence: prefer fewer processes, less memory
+    margin = max(0.03, min(best.spread, 0.25))
+    close = [m for m in ok if m.batches_per_s >= (1 - margin) * best.batches_per_s]
+    return min(close, key=lambda m: (m.settings.num_workers, m.settings.prefetch_factor or 0,
+                                     m.settings.fetch != "batch")).settings  # fmt: skip
 
 
 def tune(
@@ -283,7 +342,8 @@ def tune(
             m = measure(s, run, seconds)
             measurements.append(m)
             if log is not None:
-                log(f"  {s.label()}: " + (f"{m.batches_per_s:.1f} batches/s" if m.ok else f"failed ({m.error})"))
+                log(f"  {s.label()}: " + (f"{m.batches_per_s:.1f} batches/s (+-{m.spread / 2:.0%} over {len(m.rates)})"
+                                          if m.ok else f"failed ({m.error})"))
         best = choose(measurements)
         if candidates is None and r == 0 and best is not None:
             extra = [s for s in second_round(best) if s not in {m.settings for m in measurements}]
