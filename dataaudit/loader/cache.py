@@ -619,17 +619,22 @@ LAST_USED = "last-used"
 
 
 def touch_cache(path: Path) -> None:
-    """Record that the cache at ``path`` was used now."""
-    (path / LAST_USED).touch()
+    """Record that the cache at ``path`` was used now (nanoseconds written in the file: a file's
+    mtime ticks coarsely on some filesystems, and two uses within one tick must still be ordered)."""
+    import time
+
+    (path / LAST_USED).write_text(str(time.time_ns()), encoding="ascii")
 
 
 def _last_used(path: Path) -> float:
-    for name in (LAST_USED, MARKER):
-        try:
-            return (path / name).stat().st_mtime
-        except OSError:
-            continue
-    return 0.0
+    try:
+        return int((path / LAST_USED).read_text(encoding="ascii").strip()) / 1e9
+    except (OSError, ValueError):
+        pass
+    try:
+        return (path / MARKER).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _identity(path: Path) -> tuple[Any, ...] | None:
