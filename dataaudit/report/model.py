@@ -1,7 +1,7 @@
 """The finding and report model: what every check returns, what every renderer reads.
 
 The JSON produced by :meth:`Report.to_dict` is the public contract of
-``shared/report-contract.md`` (schema version 1).
+``docs/report-contract.md`` (schema version 1).
 """
 
 from __future__ import annotations

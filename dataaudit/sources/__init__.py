@@ -49,7 +49,7 @@ def open_source(path: str | Path, config: Config, splits: list[str] | None = Non
         return _restrict(found, wanted)
     raise SourceError(
         "no dataset found: expected table files (.csv .tsv .txt .parquet .jsonl, optionally .gz/.zst) "
-        "or image folders (see dataset-layouts.md)", spec)
+        "or image folders (every layout: docs/dataset-layouts.md in the dataaudit repository)", spec)
 
 
 def _detect_local(p: Path, config: Config, wanted: set[str] | None) -> Dataset | None:

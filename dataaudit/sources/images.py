@@ -1,6 +1,6 @@
 """Image datasets: layout detection, file listing and the records profilers read.
 
-Three layouts are recognised (``shared/dataset-layouts.md``):
+Three layouts are recognised (``docs/dataset-layouts.md``):
 
 ``imagefolder``
     split folders of class folders (torchvision ``ImageFolder``):
