@@ -571,7 +571,10 @@ def main(argv: list[str] | None = None) -> int:
                          "(fastest first, round-robin over test files; 0: all of them)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--list", action="store_true", help="only count the mutants per module")
+    ap.add_argument("--report", type=Path, nargs="+", help="only summarise these result files (later ones win)")
     args = ap.parse_args(argv)
+    if args.report:
+        return report(args.report)
 
     targets = target_files(REPO)
     if args.only:
@@ -593,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         if gone:
             print(f"{len(gone)} earlier mutant(s) no longer exist (the code changed): {sorted(gone)[:5]}")
     elif args.sample and args.sample < len(mutants):
-        chosen = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: (m.path, m.start))
+        # kept in the sampled (random) order: any prefix of an interrupted run is itself a random sample
+        chosen = random.Random(args.seed).sample(mutants, args.sample)
     args.work.mkdir(parents=True, exist_ok=True)
     scratch = make_scratch(args.work)
     test_files = sorted(p.name for p in (REPO / "tests").glob("test_*.py") if p.name not in SKIP_TESTS)
@@ -607,15 +611,41 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"id": m.id, "module": m.module, "kind": m.kind, "line": m.line, "status": status,
                         "seconds": round(took, 1), "killed_by": killer, "diff": m.diff(originals[m.path])})
         print(f"[{i}/{len(chosen)} {time.perf_counter() - t_start:.0f}s] {status:9} {m.id}  {killer}", flush=True)
+        if args.json:  # written after every mutant: an interrupted run keeps what it measured
+            _write_json(args.json, args, len(mutants), totals, results)
     survivors = [r for r in results if r["status"] in ("survived", "uncovered", "error")]
     if survivors:
         print("\nSurviving mutants:")
         for r in survivors:
             print(f"\n# {r['status']}: {r['id']}\n{r['diff']}", end="")
     print("\n" + summarise(results, totals))
-    if args.json:
-        args.json.write_text(json.dumps({"sample": args.sample, "seed": args.seed, "mutants": len(mutants),
-                                         "totals": dict(totals), "results": results}, indent=1))
+    return 0
+
+
+def _write_json(path: Path, args: argparse.Namespace, n: int, totals: Counter[str],
+                results: list[dict[str, object]]) -> None:
+    doc = {"sample": args.sample, "seed": args.seed, "budget": args.budget, "mutants": n,
+           "totals": dict(totals), "results": results}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
+
+
+def report(paths: list[Path]) -> int:
+    """Print the summary and the survivors of result files; a later file's result for a mutant
+    (a ``--rerun``) replaces an earlier one."""
+    merged: dict[str, dict[str, object]] = {}
+    totals: Counter[str] = Counter()
+    for p in paths:
+        doc = json.loads(p.read_text())
+        totals = Counter(doc["totals"])
+        for r in doc["results"]:
+            merged[str(r["id"])] = r
+    results = list(merged.values())
+    for r in results:
+        if r["status"] in ("survived", "uncovered", "error"):
+            print(f"\n# {r['status']}: {r['id']}\n{r['diff']}", end="")
+    print("\n" + summarise(results, totals))
     return 0
 
 
