@@ -384,10 +384,11 @@ def pytest_sessionfinish(session):
 '''
 
 
-def _digest(paths: Iterable[Path]) -> str:
+def _digest(paths: Iterable[Path], named: Path) -> str:
+    """Of the working tree's files at ``paths`` (relative), named as under ``named``."""
     h = hashlib.blake2b(digest_size=12)
-    for p in sorted(paths):
-        h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
+    for p in sorted(named / q for q in paths):
+        h.update(p.as_posix().encode() + b"\0" + (REPO / p.relative_to(named)).read_bytes())
     return h.hexdigest()
 
 
@@ -396,19 +397,34 @@ class CoverageMap:
     lines: dict[str, dict[int, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
     durations: dict[str, float] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    _rarity: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def rarity(self, path: str) -> Counter[str]:
+        """Per test, the sum over the lines of ``path`` it executes of 1 / (tests executing that
+        line): high for a test that reaches lines few others reach (a check's findings)."""
+        if path not in self._rarity:
+            score: Counter[str] = Counter()
+            for tests in self.lines.get(path, {}).values():
+                for t in tests:
+                    score[t] += 1.0 / len(tests)  # type: ignore[assignment]
+            self._rarity[path] = score
+        return self._rarity[path]
 
     def tests_for(self, m: Mutant, budget: float = 0.0) -> list[str]:
         """The tests that execute the mutated lines, fastest first; with a ``budget`` (seconds of
-        their measured time) taken round-robin over their test files until it is spent."""
+        their measured time) taken round-robin over their test files until it is spent, each
+        file's tests in order of :meth:`rarity` (a test that reaches a check's findings is likelier
+        to look at them than a scan that merely passes through)."""
         per_line = self.lines.get(m.path, {})
         tests = set().union(*(per_line.get(n, set()) for n in m.lines)) - self.failed
-        ordered = sorted(tests, key=lambda t: (self.durations.get(t, 1.0), t))
         if not budget:
-            return ordered
+            return sorted(tests, key=lambda t: (self.durations.get(t, 1.0), t))
+        rare = self.rarity(m.path)
+        ordered = sorted(tests, key=lambda t: (-rare[t], self.durations.get(t, 1.0), t))
         by_file: dict[str, list[str]] = defaultdict(list)
         for t in ordered:
             by_file[t.split("::")[0]].append(t)
-        queues = sorted(by_file.values(), key=lambda q: self.durations.get(q[0], 1.0))
+        queues = sorted(by_file.values(), key=lambda q: (-rare[q[0]], self.durations.get(q[0], 1.0)))
         chosen: list[str] = []
         spent = 0.0
         while queues and (not chosen or spent < budget):
@@ -431,21 +447,27 @@ def _env(scratch: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def collect_coverage(scratch: Path, work: Path, test_files: list[str], targets: list[str]) -> CoverageMap:
-    """Run each test file once under coverage (cached) and merge the per-test line maps."""
+def collect_coverage(scratch: Path, work: Path, test_files: list[str], targets: list[str],
+                     run: bool = True) -> CoverageMap:
+    """Run each test file once under coverage (cached; with ``run=False`` only the cache is read)
+    and merge the per-test line maps."""
     import coverage
 
     (work / "_mutation_plugin.py").write_text(PLUGIN)
     tests_dir = scratch / "tests"
-    shared = [p for p in tests_dir.glob("*.py") if not p.name.startswith("test_")]
-    base = _digest([*(scratch / "dataaudit").rglob("*.py"), *shared])
+    # keyed on the working tree's files (the scratch copy may hold a mutant while another run reads it)
+    shared = [p for p in (REPO / "tests").glob("*.py") if not p.name.startswith("test_")]
+    base = _digest([p.relative_to(REPO) for p in [*(REPO / "dataaudit").rglob("*.py"), *shared]], scratch)
     cmap = CoverageMap()
     cache = work / "coverage"
     cache.mkdir(exist_ok=True)
     for name in test_files:
-        key = hashlib.blake2b((base + _digest([tests_dir / name])).encode(), digest_size=12).hexdigest()
+        key = hashlib.blake2b((base + _digest([Path("tests") / name], scratch)).encode(), digest_size=12).hexdigest()
         data_file = cache / f"{name}.{key}.cov"
         tests_out = cache / f"{name}.{key}.json"
+        if not tests_out.exists() and not run:
+            print(f"coverage: {name} not collected yet")
+            continue
         if not tests_out.exists():
             t0 = time.perf_counter()
             print(f"coverage: running {name} ...", end=" ", flush=True)
