@@ -84,3 +84,28 @@ def test_a_baseline_records_findings_with_and_without_a_split(tmp_path: Path) ->
     write_baseline(report, tmp_path / "b.json")
     got = [(e["split"], e["column"]) for e in read_baseline(tmp_path / "b.json")]
     assert got == [(None, None), (None, "y"), ("train", "x"), ("val", None)]
+
+
+@pytest.mark.parametrize(("ref", "other", "tvd"), [
+    pytest.param({"a": 1}, {"b": 40}, 1.0, id="a one-item reference against a disjoint split"),
+    pytest.param({"a": 30, "b": 10}, {"a": 1}, 0.25, id="a one-item other split"),
+    pytest.param({"a": 30, "b": 10}, {"a": 15, "b": 5}, 0.0, id="the same shares"),
+])
+def test_categorical_shift_total_variation(ref: dict[str, int], other: dict[str, int], tvd: float) -> None:
+    """``categorical_shift`` measures every pair of non-empty tables, a single item included."""
+    from dataaudit.checks.twosample import categorical_shift
+
+    got, p, v = categorical_shift(ref, other)
+    assert got == pytest.approx(tvd) and 0.0 <= p <= 1.0 and 0.0 <= v <= 1.0
+    assert (p < 1.0) == (tvd > 0)
+
+
+@pytest.mark.parametrize(("ref", "other"), [
+    pytest.param({}, {"a": 3}, id="an empty reference"),
+    pytest.param({"a": 3}, {}, id="an empty other split"),
+    pytest.param({"a": 3}, {"a": 9}, id="a single class"),
+])
+def test_categorical_shift_is_none_where_it_cannot_be_measured(ref: dict[str, int], other: dict[str, int]) -> None:
+    from dataaudit.checks.twosample import categorical_shift
+
+    assert categorical_shift(ref, other) == (0.0, 1.0, 0.0)
