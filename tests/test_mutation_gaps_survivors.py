@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -109,3 +110,147 @@ def test_categorical_shift_is_none_where_it_cannot_be_measured(ref: dict[str, in
     from dataaudit.checks.twosample import categorical_shift
 
     assert categorical_shift(ref, other) == (0.0, 1.0, 0.0)
+
+
+def test_cramers_v_of_a_two_by_two_table() -> None:
+    """``categorical_shift``'s V is sqrt(chi2 / n) for two rows: |ad - bc| / sqrt of the margins' product."""
+    from dataaudit.checks.twosample import categorical_shift
+
+    _, _, v = categorical_shift({"a": 30, "b": 10}, {"a": 10, "b": 30})
+    assert v == pytest.approx(abs(30 * 30 - 10 * 10) / math.sqrt(40 * 40 * 40 * 40))
+
+
+def test_a_typo_near_two_classes_resembles_the_more_frequent_one(tmp_path: Path) -> None:
+    """``label_corruption``: the first (most frequent) class within reach is the one named."""
+    import dataaudit
+
+    rng = np.random.default_rng(3)
+    labels = ["cat"] * 120 + ["car"] * 60 + ["cas"]
+    rows = [{"x": float(rng.normal()), "y": float(rng.normal()), "label": lab} for lab in labels]
+    write_table(tmp_path, "train.csv", rows)
+    report = dataaudit.scan(tmp_path, label="label", progress=False)
+    [f] = report.by_check("label_corruption")
+    assert f.details["suspects"] == {"cas": {"reason": "typo", "resembles": "cat", "count": 1}}
+
+
+# -- a supplied normalisation (--artefact, --mean/--std) is compared with train ---------------------------
+def _wine_scan(tmp_path: Path) -> tuple[Any, list[str]]:
+    import dataaudit
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    cols = ["alcohol", "ash", "hue"]
+    idx = [wine.feature_names.index(c) for c in cols]
+    rows = [{**{c: float(x[i]) for c, i in zip(cols, idx)}, "label": f"c{t}"} for x, t in zip(wine.data, wine.target)]
+    order = np.random.default_rng(1).permutation(len(rows))
+    write_table(tmp_path, "train.csv", [rows[i] for i in order[:120]])
+    write_table(tmp_path, "test.csv", [rows[i] for i in order[120:]])
+    return dataaudit.scan(tmp_path, label="label", progress=False).stats, cols
+
+
+def _leak_findings(stats: Any, columns: dict[str, dict[str, Any]]) -> list[Finding]:
+    from dataaudit.checks.normalization import normalization_leak
+    from dataaudit.checks.registry import CheckContext
+    from dataaudit.config import Config
+
+    return list(normalization_leak(stats, CheckContext(Config(), extras={"normalization": {"columns": columns}})))
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+@pytest.mark.parametrize(("over", "expected"), [
+    pytest.param("train", None, id="train statistics pass"),
+    pytest.param("all", "supplied_all_splits", id="all-split statistics are a leak"),
+    pytest.param("off", "supplied_mismatch", id="statistics of neither are a mismatch"),
+    pytest.param("upper", "supplied_mismatch", id="only the std or the maximum wrong is a mismatch"),
+])
+def test_a_supplied_column_normalisation_is_compared_with_train(tmp_path: Path, kind: str, over: str,
+                                                               expected: str | None) -> None:
+    stats, cols = _wine_scan(tmp_path)
+    supplied: dict[str, dict[str, Any]] = {}
+    for c in cols:
+        train = stats.splits["train"].columns[c].numeric
+        union = [s.columns[c].numeric for s in stats.ordered]
+        if over == "train":
+            lo, hi, mean, std = train.min, train.max, train.mean, train.std(1)  # pandas' std is accepted too
+        elif over == "all":
+            n = sum(u.count for u in union)
+            mean = sum(u.count * u.mean for u in union) / n
+            var = sum(u.count * (u.var + (u.mean - mean) ** 2) for u in union) / n
+            lo, hi, std = min(u.min for u in union), max(u.max for u in union), math.sqrt(var)
+        elif over == "upper":
+            lo, hi, mean, std = train.min, train.max + 5, train.mean, train.std(0) * 2
+        else:
+            lo, hi, mean, std = train.min - 5, train.max + 5, train.mean + 3, train.std(0) * 2
+        supplied[c] = {"kind": kind, "mean": mean, "std": std} if kind == "standard" else \
+            {"kind": "minmax", "min": lo, "max": hi}
+    if over == "all" and kind == "minmax":
+        # a column whose extremes all lie in train is scaled the same either way: no leak to see
+        leaky = {c for c in cols if (stats.splits["train"].columns[c].numeric.min, stats.splits["train"].columns[c].numeric.max)
+                 != (supplied[c]["min"], supplied[c]["max"])}
+        assert leaky, "the fixture must put an extreme outside train"
+    else:
+        leaky = set(cols)
+    found = [f for f in _leak_findings(stats, supplied) if f.details.get("kind", "").startswith("supplied")]
+    if expected is None:
+        assert found == []
+        return
+    [f] = found
+    assert f.details["kind"] == expected and f.count == len(leaky)
+    assert {e["column"] for e in f.examples} == leaky
+    assert f.severity == (Severity.ERROR if expected == "supplied_all_splits" else Severity.WARNING)
+
+
+def test_a_supplied_normalisation_of_an_absent_column_is_ignored(tmp_path: Path) -> None:
+    stats, _ = _wine_scan(tmp_path)
+    assert _leak_findings(stats, {"no_such_column": {"kind": "standard", "mean": 5.0, "std": 2.0}}) == []
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float], list[float]]:
+    """An image folder of skimage's pictures and the per-channel pixel mean/std of its train split."""
+    from PIL import Image
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("images")
+    pictures = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    pixels = []
+    for split, pics in (("train", pictures), ("val", pictures[:2])):
+        for k, pic in enumerate(pics):
+            for j, (y, x) in enumerate([(0, 0), (50, 60), (100, 20)]):
+                tile = np.ascontiguousarray(pic[y:y + 64, x:x + 64, :3])
+                path = root / split / f"class{k % 2}" / f"p{k}_{j}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(tile).save(path)
+                if split == "train":
+                    pixels.append(tile.reshape(-1, 3) / 255.0)
+    allpix = np.concatenate(pixels)
+    return root, allpix.mean(axis=0).tolist(), allpix.std(axis=0).tolist()
+
+
+@pytest.mark.parametrize(("how", "check", "severity"), [
+    pytest.param("train", None, None, id="the train pixel statistics pass"),
+    pytest.param("0-255", "unnormalized_inputs", Severity.ERROR, id="statistics on the 0-255 scale"),
+    pytest.param("std 0-255", "unnormalized_inputs", Severity.ERROR, id="a std on the 0-255 scale"),
+    pytest.param("off", "normalization_leak", Severity.WARNING, id="a mean far from train's"),
+])
+def test_a_supplied_image_normalisation_is_compared_with_the_train_pixels(
+        image_root: tuple[Path, list[float], list[float]], how: str, check: str | None, severity: Severity | None) -> None:
+    import dataaudit
+
+    root, mean, std = image_root
+    if how == "0-255":
+        mean, std = [m * 255 for m in mean], [s * 255 for s in std]
+    elif how == "std 0-255":
+        std = [s * 255 for s in std]
+    elif how == "off":
+        mean = [mean[0] + 0.2, mean[1], mean[2]]
+    report = dataaudit.scan(root, mean=mean, std=std, progress=False)
+    found = [f for f in report.findings if f.check == "unnormalized_inputs"
+             or f.details.get("kind") == "supplied_image_mismatch"]
+    if check is None:
+        assert found == []
+        return
+    [f] = found
+    assert (f.check, f.severity) == (check, severity)
+    if check == "normalization_leak":
+        assert f.count == 1 and f.details["train"]["mean"] == pytest.approx(image_root[1], abs=1e-3)

@@ -30,7 +30,8 @@ What it does:
    the test process only: code that runs only in a child process (``dataaudit`` started
    by a test, forked scan workers) counts as uncovered. To bound the time, each mutant
    runs covering tests worth ``--budget`` seconds (round-robin over their files): a mutant
-   only a slower test would kill is reported as surviving, so the rate errs low.
+   only a slower test would kill is reported as surviving, so the rate errs low. Code that
+   TorchScript compiles is invisible to coverage: ``FALLBACK`` names the tests run for it.
 5. Prints killed/survived/timeout per module and overall, the kill rate with its 95%
    Wilson interval, and every surviving mutant as a diff. ``--json PATH`` writes the
    results; ``--rerun PATH`` re-runs the survivors of an earlier result file (after new
@@ -68,6 +69,13 @@ TARGETS = ["dataaudit/checks/*.py", "dataaudit/profile/hashes.py", "dataaudit/fi
 
 SKIP_TESTS = {"test_typing.py", "test_fast_start.py"}
 """Test files that exercise no logic of the targets (mypy, import-time checks)."""
+
+FALLBACK = {
+    "dataaudit/transforms/_scripted.py": ["tests/test_transforms.py::test_table_torchscript",
+                                          "tests/test_transforms.py::test_image_torchscript"],
+}
+"""Tests to run for a mutant on a line coverage cannot see (code compiled by TorchScript), as
+node-id prefixes."""
 
 COPY = ["dataaudit", "tests", "sample_data", "expectations", "pyproject.toml", "README.md", ".github",
         ".pre-commit-hooks.yaml"]
@@ -417,6 +425,8 @@ class CoverageMap:
         to look at them than a scan that merely passes through)."""
         per_line = self.lines.get(m.path, {})
         tests = set().union(*(per_line.get(n, set()) for n in m.lines)) - self.failed
+        if not tests and m.path in FALLBACK:
+            tests = {t for t in self.durations if t.startswith(tuple(FALLBACK[m.path]))} - self.failed
         if not budget:
             return sorted(tests, key=lambda t: (self.durations.get(t, 1.0), t))
         rare = self.rarity(m.path)
