@@ -254,3 +254,64 @@ def test_a_supplied_image_normalisation_is_compared_with_the_train_pixels(
     assert (f.check, f.severity) == (check, severity)
     if check == "normalization_leak":
         assert f.count == 1 and f.details["train"]["mean"] == pytest.approx(image_root[1], abs=1e-3)
+
+
+# -- the loader cache across shards, streams, and stale builds ------------------------------------------
+def _tiles(n: int) -> np.ndarray:
+    from skimage import data
+
+    img = data.astronaut()
+    return np.stack([img[(7 * i) % 480:(7 * i) % 480 + 8, (11 * i) % 500:(11 * i) % 500 + 8].transpose(2, 0, 1)
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("how", ["random access", "stream"])
+def test_a_cache_of_several_shards_gathers_any_items_in_any_order(tmp_path: Path, how: str) -> None:
+    from dataaudit.loader.cache import CacheBuilder, DecodeSpec
+
+    spec = DecodeSpec(8, 8)
+    items = _tiles(11)
+    names = ["a", "b", "c"]
+    labels = [names[i % 3] for i in range(11)]
+    b = CacheBuilder(tmp_path / "k", "k", spec, names if how == "random access" else None,
+                     11 if how == "random access" else None, {}, shard_bytes=4 * spec.item_bytes)
+    for i, (item, lab) in enumerate(zip(items, labels)):
+        if how == "random access":
+            b.write(i, item, names.index(lab))
+        else:
+            b.append(item, lab)
+    cache = b.finish()
+    assert [s.count for s in cache.shards] == [4, 4, 3]
+    order = np.array([10, 0, 4, 3, 7, 8, 1, 10, 5])
+    assert np.array_equal(cache.gather(order), items[order])
+    assert [cache.label_names[c] for c in cache.labels] == labels
+
+
+def test_stale_partial_builds_and_trash_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from dataaudit.loader.cache import clean_stale
+
+    host = socket.gethostname()
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    folders = {
+        f".k.partial-{host}-{dead}-abcd1234": False,   # its process is gone
+        f".k.partial-{host}-{os.getpid()}-abcd1234": True,  # this process: still building
+        ".k.partial-another-host-12-abcd1234": True,   # another machine's build: cannot tell, kept
+        ".k.trash-0123abcd": False,
+        "finished-cache": True,
+    }
+    for name in folders:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "shard-00000.u8").write_bytes(b"x")
+    clean_stale(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {n for n, kept in folders.items() if kept}
+
+
+def test_iter_chunks_yields_the_short_tail() -> None:
+    from dataaudit.loader.cache import iter_chunks
+
+    assert list(iter_chunks(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(iter_chunks(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]
+    assert list(iter_chunks([], 3)) == []
