@@ -231,6 +231,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[flo
     pytest.param("train", None, None, id="the train pixel statistics pass"),
     pytest.param("0-255", "unnormalized_inputs", Severity.ERROR, id="statistics on the 0-255 scale"),
     pytest.param("std 0-255", "unnormalized_inputs", Severity.ERROR, id="a std on the 0-255 scale"),
+    pytest.param("red 0-255", "unnormalized_inputs", Severity.ERROR, id="one channel's mean on the 0-255 scale"),
     pytest.param("off", "normalization_leak", Severity.WARNING, id="a mean far from train's"),
 ])
 def test_a_supplied_image_normalisation_is_compared_with_the_train_pixels(
@@ -240,6 +241,8 @@ def test_a_supplied_image_normalisation_is_compared_with_the_train_pixels(
     root, mean, std = image_root
     if how == "0-255":
         mean, std = [m * 255 for m in mean], [s * 255 for s in std]
+    elif how == "red 0-255":
+        mean = [mean[0] * 255, mean[1], mean[2]]
     elif how == "std 0-255":
         std = [s * 255 for s in std]
     elif how == "off":
@@ -315,3 +318,70 @@ def test_iter_chunks_yields_the_short_tail() -> None:
     assert list(iter_chunks(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(iter_chunks(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]
     assert list(iter_chunks([], 3)) == []
+
+
+def _labels_scan(tmp_path: Path, counts: dict[str, int]) -> Any:
+    import dataaudit
+
+    rng = np.random.default_rng(5)
+    rows = [{"x": float(rng.normal()), "y": float(rng.normal()), "label": lab}
+            for lab, n in counts.items() for _ in range(n)]
+    write_table(tmp_path, "train.csv", rows)
+    return dataaudit.scan(tmp_path, label="label", progress=False)
+
+
+def test_a_case_variant_does_not_stop_the_search_for_rarer_typos(tmp_path: Path) -> None:
+    """``suspect_labels`` goes on past a label already found (the case variant) to the rarer ones."""
+    report = _labels_scan(tmp_path, {"kitten": 100, "puppy": 100, "Kitten": 3, "pupy": 1})
+    [f] = report.by_check("label_corruption")
+    assert {k: v["reason"] for k, v in f.details["suspects"].items()} == {"Kitten": "case_or_whitespace",
+                                                                          "pupy": "typo"}
+
+
+@pytest.mark.parametrize(("rare", "typo"), [
+    pytest.param("Chinstrapp", True, id="one edit from a long class is a typo"),
+    pytest.param("Chintsrapp", True, id="two edits (a swap and an extra letter) from a long class are a typo"),
+    pytest.param("Chimtsrapp", False, id="three edits from a long class are not"),
+    pytest.param("Otterr", True, id="one edit from a short class (under 6 letters) is a typo"),
+    pytest.param("Ottrs", False, id="two edits from a short class are not"),
+])
+def test_typos_are_one_edit_from_short_classes_and_two_from_long_ones(tmp_path: Path, rare: str, typo: bool) -> None:
+    report = _labels_scan(tmp_path, {"Chinstrap": 100, "Otter": 100, rare: 1})
+    suspects = {k: v["reason"] for f in report.by_check("label_corruption") for k, v in f.details["suspects"].items()}
+    assert suspects == ({rare: "typo"} if typo else {})
+
+
+def test_a_column_missing_from_one_split_is_left_out_of_normalization_leak(tmp_path: Path) -> None:
+    """``normalization_leak`` only compares columns every split has (no KeyError on the others)."""
+    import dataaudit
+
+    rng = np.random.default_rng(2)
+    for name, n in (("train", 120), ("val", 40)):
+        x = rng.normal(size=n)
+        z = rng.normal(3, 2, size=n)
+        rows = [{"x": float((v - x.mean()) / x.std()), "label": "a" if i % 2 else "b"} for i, v in enumerate(x)]
+        if name == "train":
+            for r, v in zip(rows, z):
+                r["extra"] = float(v)
+        write_table(tmp_path, f"{name}.csv", rows)
+    report = dataaudit.scan(tmp_path, label="label", progress=False)
+    [f] = report.by_check("normalization_leak")
+    assert f.details["kind"] == "per_split" and set(f.details["columns"]) == {"x"}
+
+
+def test_categorical_shift_examples_start_with_the_category_that_moved_most(tmp_path: Path) -> None:
+    """``distribution_shift`` on a categorical feature lists categories by how far their share moved."""
+    import dataaudit
+
+    rng = np.random.default_rng(8)
+
+    def rows(shares: dict[str, float], n: int) -> list[dict[str, Any]]:
+        cats = rng.choice(list(shares), size=n, p=list(shares.values()))
+        return [{"colour": str(c), "x": float(rng.normal()), "label": "a" if i % 2 else "b"} for i, c in enumerate(cats)]
+
+    write_table(tmp_path, "train.csv", rows({"red": 0.4, "green": 0.3, "blue": 0.2, "teal": 0.1}, 1000))
+    write_table(tmp_path, "test.csv", rows({"red": 0.1, "green": 0.3, "blue": 0.35, "teal": 0.25}, 1000))
+    report = dataaudit.scan(tmp_path, label="label", progress=False)
+    [f] = [f for f in report.by_check("distribution_shift") if f.column == "colour"]
+    moved = [abs(e["share"] - e["reference_share"]) for e in f.examples]
+    assert f.examples[0]["value"] == "red" and moved == sorted(moved, reverse=True)
