@@ -385,3 +385,22 @@ def test_categorical_shift_examples_start_with_the_category_that_moved_most(tmp_
     [f] = [f for f in report.by_check("distribution_shift") if f.column == "colour"]
     moved = [abs(e["share"] - e["reference_share"]) for e in f.examples]
     assert f.examples[0]["value"] == "red" and moved == sorted(moved, reverse=True)
+
+
+@pytest.mark.parametrize(("labels", "task", "classes"), [
+    pytest.param(["0.5", "1.5", "2.5"], "classification", ["0.5", "1.5", "2.5"],
+                 id="an explicit classification keeps fractional numeric labels as classes"),
+    pytest.param(["0", "1", "2"], "regression", None, id="an explicit regression keeps integer labels as a target"),
+    pytest.param(["0", "1", "2"], "auto", ["0", "1", "2"], id="auto takes a few integers for classes"),
+    pytest.param(["0.5", "1.5", "2.5"], "auto", None, id="auto takes fractional values for a target"),
+])
+def test_an_explicit_task_wins_over_detection(tmp_path: Path, labels: list[str], task: str,
+                                              classes: list[str] | None) -> None:
+    from dataaudit.fit import fit
+
+    rng = np.random.default_rng(4)
+    rows = [{"x": float(rng.normal()), "label": labels[i % 3]} for i in range(60)]
+    write_table(tmp_path, "train.csv", rows)
+    art = fit(tmp_path, label="label", task=task)
+    assert art.options["task"] == ("classification" if classes else "regression")
+    assert (art.label.classes if art.label is not None else None) == classes
