@@ -404,3 +404,67 @@ def test_an_explicit_task_wins_over_detection(tmp_path: Path, labels: list[str],
     art = fit(tmp_path, label="label", task=task)
     assert art.options["task"] == ("classification" if classes else "regression")
     assert (art.label.classes if art.label is not None else None) == classes
+
+
+# -- p-values against scipy: the gate's alpha compares with these ---------------------------------------
+@pytest.mark.parametrize("dof", [1, 2, 3, 7, 30])
+def test_chi2_sf_equals_scipy_on_both_branches(dof: int) -> None:
+    """``chi2_sf``: the series (x < a + 1) and the continued fraction (beyond) both match scipy."""
+    from scipy import stats
+
+    from dataaudit.checks.twosample import chi2_sf
+
+    for x in [0.0, 0.01, 0.5, 1.0, dof / 2, dof, dof + 2.5, 2 * dof + 10, 80.0, 300.0]:
+        assert chi2_sf(x, dof) == pytest.approx(float(stats.chi2.sf(x, dof)), rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize(("shift", "n", "m"), [(0.0, 200, 150), (0.2, 300, 300), (0.5, 120, 80), (1.0, 50, 400)])
+def test_ks_2samp_equals_scipy_asymptotics(shift: float, n: int, m: int) -> None:
+    """``ks_2samp``: D exactly, and the p-value within the accuracy of its asymptotic formula."""
+    from scipy import stats
+
+    from dataaudit.checks.twosample import ks_2samp
+
+    rng = np.random.default_rng(int(shift * 10) + n)
+    a, b = rng.normal(size=n), rng.normal(shift, 1.0, size=m)
+    d, p = ks_2samp(a, b)
+    want = stats.ks_2samp(a, b, method="asymp")
+    assert d == pytest.approx(want.statistic, abs=1e-12)
+    assert p == pytest.approx(want.pvalue, rel=0.1, abs=1e-4)
+
+
+def test_a_constant_train_column_does_not_hide_the_next_ones_from_the_supplied_normalisation(tmp_path: Path) -> None:
+    """``supplied_normalization`` skips a column constant in train and goes on to the others."""
+    from dataaudit.fit import fit, supplied_normalization
+
+    rng = np.random.default_rng(6)
+    rows = [{"flat": 1.5, "x": float(rng.normal(3, 2)), "y": float(rng.normal()), "label": "a" if i % 2 else "b"}
+            for i in range(50)]
+    write_table(tmp_path, "train.csv", rows)
+    art = fit(tmp_path, label="label")
+    assert set(supplied_normalization(art)["columns"]) == {"x", "y"}
+
+
+def test_image_size_mismatch_is_a_schema_finding_over_the_whole_split(tmp_path: Path) -> None:
+    import dataaudit
+    from imagedata import imagefolder
+
+    imagefolder(tmp_path, {"train": {"cat": 6, "dog": 6}}, seed=1, size=48)
+    imagefolder(tmp_path, {"val": {"cat": 3, "dog": 3}}, seed=2, size=96)
+    report = dataaudit.scan(tmp_path, progress=False)
+    [f] = [f for f in report.by_check("schema_mismatch") if f.details.get("kind") == "image_size"]
+    assert (f.split, f.count, f.fraction, f.severity) == ("val", 6, 1.0, Severity.WARNING)
+    assert f.details["median_size"] == {"train": [48, 48], "val": [96, 96]}
+
+
+def test_a_table_transform_refuses_an_image_artefact(tmp_path: Path) -> None:
+    from imagedata import imagefolder
+
+    from dataaudit.errors import ArtefactError
+    from dataaudit.fit import fit
+    from dataaudit.transforms.tables import TableTransform
+
+    imagefolder(tmp_path / "img", {"train": {"cat": 4, "dog": 4}}, seed=3, size=32)
+    art = fit(tmp_path / "img", image_size=(16, 16))
+    with pytest.raises(ArtefactError, match="fitted on images"):
+        TableTransform(art)
