@@ -468,3 +468,24 @@ def test_a_table_transform_refuses_an_image_artefact(tmp_path: Path) -> None:
     art = fit(tmp_path / "img", image_size=(16, 16))
     with pytest.raises(ArtefactError, match="fitted on images"):
         TableTransform(art)
+
+
+@pytest.mark.parametrize(("what", "expected"), [
+    pytest.param("images", set(), id="images of one size (constant size columns) are left alone"),
+    pytest.param(1, {("train", "c")}, id="a one-row split is below min_rows"),
+    pytest.param(2, {("train", "c"), ("val", "k")}, id="a two-row split is at min_rows"),
+])
+def test_constant_column_looks_at_tables_of_at_least_min_rows(tmp_path: Path, what: Any,
+                                                             expected: set[tuple[str, str]]) -> None:
+    """``constant_column``: image splits and splits below ``min_rows`` (2) are left alone."""
+    import dataaudit
+    from imagedata import imagefolder
+
+    if what == "images":
+        imagefolder(tmp_path, {"train": {"cat": 5, "dog": 5}, "val": {"cat": 3, "dog": 3}}, seed=4, size=40)
+    else:
+        write_table(tmp_path, "train.csv", [{"x": float(i), "k": "uvw"[i % 3], "c": 1, "label": "ab"[i % 2]}
+                                            for i in range(20)])
+        write_table(tmp_path, "val.csv", [{"x": float(i), "k": "u", "c": 1, "label": "ab"[i % 2]} for i in range(what)])
+    report = dataaudit.scan(tmp_path, progress=False)
+    assert {(f.split, f.column) for f in report.by_check("constant_column")} == expected
