@@ -33,7 +33,10 @@ What it does:
    only a slower test would kill is reported as surviving, so the rate errs low. Code that
    TorchScript compiles is invisible to coverage: ``FALLBACK`` names the tests run for it.
 5. Prints killed/survived/timeout per module and overall, the kill rate with its 95%
-   Wilson interval, and every surviving mutant as a diff. ``--json PATH`` writes the
+   Wilson interval, and every surviving mutant as a diff. Mutants judged equivalent (no input
+   through the public API can tell them from the original: a performance guard, a default no
+   caller uses) are listed with the reason in ``tools/mutation_equivalent.txt``; they are
+   not run and not counted. ``--json PATH`` writes the
    results; ``--rerun PATH`` re-runs the survivors of an earlier result file (after new
    tests were added).
 
@@ -572,15 +575,15 @@ def summarise(results: list[dict[str, object]], totals: Counter[str]) -> str:
     for r in results:
         by_module[str(r["module"])][str(r["status"])] += 1
     lines = [f"{'module':28} {'mutants':>7} {'tried':>5} {'killed':>6} {'timeout':>7} {'survived':>8} "
-             f"{'uncov':>5} {'rate':>6}  95% interval"]
+             f"{'uncov':>5} {'equiv':>5} {'rate':>6}  95% interval"]
 
     def row(name: str, c: Counter[str], total: int | str) -> str:
         detected = c["killed"] + c["timeout"]
         n = detected + c["survived"] + c["uncovered"]
         lo, hi = wilson(detected, n)
         rate = f"{detected / n:.1%}" if n else "-"
-        return (f"{name:28} {total:>7} {n:>5} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} "
-                f"{c['uncovered']:>5} {rate:>6}  [{lo:.1%}, {hi:.1%}]")
+        return (f"{name:28} {total:>7} {n + c['equivalent']:>5} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} "
+                f"{c['uncovered']:>5} {c['equivalent']:>5} {rate:>6}  [{lo:.1%}, {hi:.1%}]")
 
     everything: Counter[str] = Counter()
     for module in sorted(by_module):
@@ -595,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=0, help="run a random sample of N mutants (0: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
     ap.add_argument("--only", nargs="*", default=[], help="only files whose path contains one of these")
-    ap.add_argument("--rerun", type=Path, help="re-run the survived/uncovered mutants of an earlier --json file")
+    ap.add_argument("--rerun", type=Path, nargs="+", help="re-run the survived/uncovered mutants of earlier --json files")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "dataaudit-mutation")
     ap.add_argument("--timeout-factor", type=float, default=4.0, help="per mutant: 60 s + this x the tests' time")
     ap.add_argument("--budget", type=float, default=40.0,
@@ -604,9 +607,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--list", action="store_true", help="only count the mutants per module")
     ap.add_argument("--report", type=Path, nargs="+", help="only summarise these result files (later ones win)")
+    ap.add_argument("--equivalent", type=Path, default=REPO / "tools" / "mutation_equivalent.txt",
+                    help="mutant ids judged equivalent (one per line, '# why' after it): not run, not counted")
     args = ap.parse_args(argv)
+    equivalent = _equivalent(args.equivalent)
     if args.report:
-        return report(args.report)
+        return report(args.report, equivalent)
 
     targets = target_files(REPO)
     if args.only:
@@ -621,8 +627,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chosen = mutants
     if args.rerun:
-        previous = json.loads(args.rerun.read_text())
-        again = {r["id"] for r in previous["results"] if r["status"] in ("survived", "uncovered", "error")}
+        again = {r["id"] for p in args.rerun for r in json.loads(p.read_text())["results"]
+                 if r["status"] in ("survived", "uncovered", "error")}
         chosen = [m for m in mutants if m.id in again]
         gone = again - {m.id for m in chosen}
         if gone:
@@ -638,8 +644,11 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, object]] = []
     t_start = time.perf_counter()
     for i, m in enumerate(chosen, 1):
-        status, took, killer = run_mutant(m, scratch, args.work, cmap, originals[m.path], args.timeout_factor,
-                                          args.budget)
+        if m.id in equivalent:
+            status, took, killer = "equivalent", 0.0, equivalent[m.id]
+        else:
+            status, took, killer = run_mutant(m, scratch, args.work, cmap, originals[m.path], args.timeout_factor,
+                                              args.budget)
         results.append({"id": m.id, "module": m.module, "kind": m.kind, "line": m.line, "status": status,
                         "seconds": round(took, 1), "killed_by": killer, "diff": m.diff(originals[m.path])})
         print(f"[{i}/{len(chosen)} {time.perf_counter() - t_start:.0f}s] {status:9} {m.id}  {killer}", flush=True)
@@ -663,7 +672,18 @@ def _write_json(path: Path, args: argparse.Namespace, n: int, totals: Counter[st
     os.replace(tmp, path)
 
 
-def report(paths: list[Path]) -> int:
+def _equivalent(path: Path) -> dict[str, str]:
+    """Mutant id -> why it was judged equivalent."""
+    out: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            mid, _, why = line.partition("#")
+            if mid.strip():
+                out[mid.strip()] = why.strip()
+    return out
+
+
+def report(paths: list[Path], equivalent: dict[str, str]) -> int:
     """Print the summary and the survivors of result files; a later file's result for a mutant
     (a ``--rerun``) replaces an earlier one."""
     merged: dict[str, dict[str, object]] = {}
@@ -673,7 +693,13 @@ def report(paths: list[Path]) -> int:
         totals = Counter(doc["totals"])
         for r in doc["results"]:
             merged[str(r["id"])] = r
+    for mid, r in merged.items():
+        if mid in equivalent and r["status"] != "killed":
+            r["status"], r["killed_by"] = "equivalent", equivalent[mid]
     results = list(merged.values())
+    for r in results:
+        if r["status"] == "equivalent":
+            print(f"\n# equivalent ({r['killed_by']}): {r['id']}\n{r['diff']}", end="")
     for r in results:
         if r["status"] in ("survived", "uncovered", "error"):
             print(f"\n# {r['status']}: {r['id']}\n{r['diff']}", end="")
