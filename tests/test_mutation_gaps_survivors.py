@@ -489,3 +489,22 @@ def test_constant_column_looks_at_tables_of_at_least_min_rows(tmp_path: Path, wh
         write_table(tmp_path, "val.csv", [{"x": float(i), "k": "u", "c": 1, "label": "ab"[i % 2]} for i in range(what)])
     report = dataaudit.scan(tmp_path, progress=False)
     assert {(f.split, f.column) for f in report.by_check("constant_column")} == expected
+
+
+def test_conflicting_label_examples_name_both_labels(tmp_path: Path) -> None:
+    """``conflicting_labels`` examples carry the two labels by name (within a split and across splits)."""
+    import dataaudit
+
+    rng = np.random.default_rng(9)
+    train = [{"x": round(float(rng.normal()), 6), "y": round(float(rng.normal()), 6), "label": "ab"[i % 2]}
+             for i in range(60)]
+    test = [{"x": round(float(rng.normal()), 6), "y": round(float(rng.normal()), 6), "label": "ab"[i % 2]}
+            for i in range(30)]
+    train.append({**train[4], "label": "b" if train[4]["label"] == "a" else "a"})
+    test[7] = {**train[10], "label": "b" if train[10]["label"] == "a" else "a"}
+    write_table(tmp_path, "train.csv", train)
+    write_table(tmp_path, "test.csv", test)
+    report = dataaudit.scan(tmp_path, label="label", progress=False)
+    by_split = {f.split: f for f in report.by_check("conflicting_labels")}
+    assert sorted(by_split["train"].examples[0]["labels"]) == ["a", "b"]
+    assert sorted(by_split["test"].examples[0]["labels"]) == ["a", "b"]

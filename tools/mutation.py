@@ -610,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--equivalent", type=Path, default=REPO / "tools" / "mutation_equivalent.txt",
                     help="mutant ids judged equivalent (one per line, '# why' after it): not run, not counted")
     args = ap.parse_args(argv)
-    equivalent = _equivalent(args.equivalent)
+    equivalent = Equivalent(args.equivalent)
     if args.report:
         return report(args.report, equivalent)
 
@@ -627,9 +627,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chosen = mutants
     if args.rerun:
-        again = {r["id"] for p in args.rerun for r in json.loads(p.read_text())["results"]
+        again = {(r["id"], r["diff"]) for p in args.rerun for r in json.loads(p.read_text())["results"]
                  if r["status"] in ("survived", "uncovered", "error")}
-        chosen = [m for m in mutants if m.id in again]
+        chosen = [m for m in mutants if (m.id, m.diff(originals[m.path])) in again]
+        again = {mid for mid, _ in again}
         gone = again - {m.id for m in chosen}
         if gone:
             print(f"{len(gone)} earlier mutant(s) no longer exist (the code changed): {sorted(gone)[:5]}")
@@ -644,8 +645,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, object]] = []
     t_start = time.perf_counter()
     for i, m in enumerate(chosen, 1):
-        if m.id in equivalent:
-            status, took, killer = "equivalent", 0.0, equivalent[m.id]
+        why = equivalent.why(m.id, m.diff(originals[m.path]))
+        if why is not None:
+            status, took, killer = "equivalent", 0.0, why
         else:
             status, took, killer = run_mutant(m, scratch, args.work, cmap, originals[m.path], args.timeout_factor,
                                               args.budget)
@@ -665,37 +667,49 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write_json(path: Path, args: argparse.Namespace, n: int, totals: Counter[str],
                 results: list[dict[str, object]]) -> None:
-    doc = {"sample": args.sample, "seed": args.seed, "budget": args.budget, "mutants": n,
+    doc = {"sample": args.sample, "seed": args.seed, "budget": args.budget, "rerun": bool(args.rerun), "mutants": n,
            "totals": dict(totals), "results": results}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, path)
 
 
-def _equivalent(path: Path) -> dict[str, str]:
-    """Mutant id -> why it was judged equivalent."""
-    out: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            mid, _, why = line.partition("#")
-            if mid.strip():
-                out[mid.strip()] = why.strip()
-    return out
+class Equivalent:
+    """The mutants judged equivalent: ``ID [| TEXT]  # why`` per line; ``TEXT`` (a piece of the
+    mutated line) tells apart two mutants of one id (dropping the left or the right operand)."""
+
+    def __init__(self, path: Path) -> None:
+        self.entries: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                spec, _, why = line.partition("#")
+                mid, _, text = spec.partition("|")
+                if mid.strip():
+                    self.entries[mid.strip()].append((text.strip(), why.strip()))
+
+    def why(self, mid: str, diff: str) -> str | None:
+        added = "".join(ln for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+        return next((why for text, why in self.entries.get(mid, []) if text in added), None)
 
 
-def report(paths: list[Path], equivalent: dict[str, str]) -> int:
+def report(paths: list[Path], equivalent: Equivalent) -> int:
     """Print the summary and the survivors of result files; a later file's result for a mutant
     (a ``--rerun``) replaces an earlier one."""
-    merged: dict[str, dict[str, object]] = {}
+    # Two mutants can share an id (dropping either operand of one ``and``): the diff tells them apart.
+    merged: dict[tuple[str, str], dict[str, object]] = {}
     totals: Counter[str] = Counter()
     for p in paths:
         doc = json.loads(p.read_text())
         totals = Counter(doc["totals"])
+        rerun = doc.get("rerun", p.name.startswith("rerun"))
         for r in doc["results"]:
-            merged[str(r["id"])] = r
-    for mid, r in merged.items():
-        if mid in equivalent and r["status"] != "killed":
-            r["status"], r["killed_by"] = "equivalent", equivalent[mid]
+            key = (str(r["id"]), str(r["diff"]))
+            if not rerun or key in merged:  # a re-run updates the sampled mutants, adds none
+                merged[key] = r
+    for (mid, diff), r in merged.items():
+        why = equivalent.why(mid, diff)
+        if why is not None and r["status"] != "killed":
+            r["status"], r["killed_by"] = "equivalent", why
     results = list(merged.values())
     for r in results:
         if r["status"] == "equivalent":
