@@ -421,7 +421,7 @@ class CoverageMap:
             self._rarity[path] = score
         return self._rarity[path]
 
-    def tests_for(self, m: Mutant, budget: float = 0.0) -> list[str]:
+    def tests_for(self, m: Mutant, budget: float = 0.0, first: tuple[str, ...] = ()) -> list[str]:
         """The tests that execute the mutated lines, fastest first; with a ``budget`` (seconds of
         their measured time) taken round-robin over their test files until it is spent, each
         file's tests in order of :meth:`rarity` (a test that reaches a check's findings is likelier
@@ -434,6 +434,16 @@ class CoverageMap:
             return sorted(tests, key=lambda t: (self.durations.get(t, 1.0), t))
         rare = self.rarity(m.path)
         ordered = sorted(tests, key=lambda t: (-rare[t], self.durations.get(t, 1.0), t))
+        if first:  # covering tests of the named files (node-id prefixes) go first, whatever the budget
+            head = [t for t in ordered if t.startswith(first)]
+            rest = self.tests_for_budget([t for t in ordered if not t.startswith(first)], rare,
+                                         budget - sum(self.durations.get(t, 1.0) for t in head))
+            return head + rest
+        return self.tests_for_budget(ordered, rare, budget)
+
+    def tests_for_budget(self, ordered: list[str], rare: Counter[str], budget: float) -> list[str]:
+        if budget <= 0 or not ordered:
+            return []
         by_file: dict[str, list[str]] = defaultdict(list)
         for t in ordered:
             by_file[t.split("::")[0]].append(t)
@@ -527,9 +537,9 @@ def make_scratch(work: Path) -> Path:
 
 
 def run_mutant(m: Mutant, scratch: Path, work: Path, cmap: CoverageMap, original: bytes,
-               timeout_factor: float, budget: float) -> tuple[str, float, str]:
+               timeout_factor: float, budget: float, first: tuple[str, ...] = ()) -> tuple[str, float, str]:
     """(status, seconds, the test that killed it)."""
-    tests = cmap.tests_for(m, budget)
+    tests = cmap.tests_for(m, budget, first)
     if not tests:
         return "uncovered", 0.0, ""
     target = scratch / m.path
@@ -604,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=40.0,
                     help="per mutant, run covering tests worth this many seconds of their measured time "
                          "(fastest first, round-robin over test files; 0: all of them)")
+    ap.add_argument("--first", nargs="*", default=[],
+                    help="node-id prefixes (e.g. tests/test_mutation_gaps) whose covering tests run first, "
+                         "outside the budget")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--list", action="store_true", help="only count the mutants per module")
     ap.add_argument("--report", type=Path, nargs="+", help="only summarise these result files (later ones win)")
@@ -627,8 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chosen = mutants
     if args.rerun:
-        again = {(r["id"], r["diff"]) for p in args.rerun for r in json.loads(p.read_text())["results"]
-                 if r["status"] in ("survived", "uncovered", "error")}
+        latest: dict[tuple[str, str], str] = {}
+        for p in args.rerun:  # in order: a later file's status for a mutant replaces an earlier one
+            for r in json.loads(p.read_text())["results"]:
+                latest[r["id"], r["diff"]] = r["status"]
+        again = {key for key, status in latest.items() if status in ("survived", "uncovered", "error")}
         chosen = [m for m in mutants if (m.id, m.diff(originals[m.path])) in again]
         again = {mid for mid, _ in again}
         gone = again - {m.id for m in chosen}
@@ -650,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             status, took, killer = "equivalent", 0.0, why
         else:
             status, took, killer = run_mutant(m, scratch, args.work, cmap, originals[m.path], args.timeout_factor,
-                                              args.budget)
+                                              args.budget, tuple(args.first))
         results.append({"id": m.id, "module": m.module, "kind": m.kind, "line": m.line, "status": status,
                         "seconds": round(took, 1), "killed_by": killer, "diff": m.diff(originals[m.path])})
         print(f"[{i}/{len(chosen)} {time.perf_counter() - t_start:.0f}s] {status:9} {m.id}  {killer}", flush=True)
