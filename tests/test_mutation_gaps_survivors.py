@@ -508,3 +508,17 @@ def test_conflicting_label_examples_name_both_labels(tmp_path: Path) -> None:
     by_split = {f.split: f for f in report.by_check("conflicting_labels")}
     assert sorted(by_split["train"].examples[0]["labels"]) == ["a", "b"]
     assert sorted(by_split["test"].examples[0]["labels"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(("val_rows", "flagged"), [
+    pytest.param(12, False, id="a split under min_samples (20) is not tested"),
+    pytest.param(40, True, id="a split of 40 rows is"),
+])
+def test_numeric_shift_needs_min_samples_in_both_splits(tmp_path: Path, val_rows: int, flagged: bool) -> None:
+    import dataaudit
+
+    rng = np.random.default_rng(12)
+    write_table(tmp_path, "train.csv", [{"x": float(v), "label": "ab"[i % 2]} for i, v in enumerate(rng.normal(0, 1, 400))])
+    write_table(tmp_path, "val.csv", [{"x": float(v), "label": "ab"[i % 2]} for i, v in enumerate(rng.normal(3, 1, val_rows))])
+    report = dataaudit.scan(tmp_path, label="label", progress=False)
+    assert bool([f for f in report.by_check("distribution_shift") if f.column == "x"]) == flagged
