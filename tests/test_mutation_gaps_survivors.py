@@ -522,3 +522,22 @@ def test_numeric_shift_needs_min_samples_in_both_splits(tmp_path: Path, val_rows
     write_table(tmp_path, "val.csv", [{"x": float(v), "label": "ab"[i % 2]} for i, v in enumerate(rng.normal(3, 1, val_rows))])
     report = dataaudit.scan(tmp_path, label="label", progress=False)
     assert bool([f for f in report.by_check("distribution_shift") if f.column == "x"]) == flagged
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+@pytest.mark.parametrize("shape", [(3, 24, 40), (3, 30, 32), (3, 24, 32)], ids=["width differs", "height differs", "same size"])
+def test_the_torchscript_image_module_resizes_when_either_side_differs(tmp_path: Path, dtype: str,
+                                                                       shape: tuple[int, int, int]) -> None:
+    torch = pytest.importorskip("torch")
+    from imagedata import imagefolder
+
+    from dataaudit.fit import fit
+    from dataaudit.transforms import export_torchscript
+
+    imagefolder(tmp_path / "img", {"train": {"cat": 3, "dog": 3}}, seed=5, size=36)
+    fit(tmp_path / "img", tmp_path / "p.json", image_size=(32, 24))
+    export_torchscript(tmp_path / "p.json", tmp_path / "p.pt")
+    module = torch.jit.load(str(tmp_path / "p.pt"))
+    x = torch.randint(0, 256, shape, dtype=torch.uint8)
+    out = module(x if dtype == "uint8" else x.to(torch.float32) / 255)
+    assert tuple(out.shape) == (3, 24, 32)

@@ -75,7 +75,8 @@ SKIP_TESTS = {"test_typing.py", "test_fast_start.py"}
 
 FALLBACK = {
     "dataaudit/transforms/_scripted.py": ["tests/test_transforms.py::test_table_torchscript",
-                                          "tests/test_transforms.py::test_image_torchscript"],
+                                          "tests/test_transforms.py::test_image_torchscript",
+                                          "tests/test_mutation_gaps_survivors.py::test_the_torchscript_image_module"],
 }
 """Tests to run for a mutant on a line coverage cannot see (code compiled by TorchScript), as
 node-id prefixes."""
@@ -179,12 +180,14 @@ class _Collector(ast.NodeVisitor):
         self.src = src
         self.out: list[Mutant] = []
         self.stmt_lines: list[int] = []
+        self.body_lines: set[int] = set()
+        """While visiting a function's defaults: its body's lines (the def line runs at import)."""
 
     def add(self, node: ast.AST, start: int, end: int, new: str, kind: str) -> None:
         line = node.lineno  # type: ignore[attr-defined]
         if self.src.pragma(line):
             return
-        lines = set(range(line, node.end_lineno + 1))  # type: ignore[attr-defined]
+        lines = set(range(line, node.end_lineno + 1)) | self.body_lines  # type: ignore[attr-defined]
         if self.stmt_lines:
             lines.add(self.stmt_lines[-1])
         self.out.append(Mutant(self.src.path, start, end, new, kind, line, tuple(sorted(lines))))
@@ -220,10 +223,12 @@ class _Collector(ast.NodeVisitor):
         for d in node.decorator_list:
             self.visit(d)
         a = node.args
+        self.body_lines = set(range(node.body[0].lineno, node.end_lineno + 1))  # type: ignore[operator]
         for default in [*a.defaults, *(d for d in a.kw_defaults if d is not None)]:
             self.stmt_lines.append(node.lineno)
             self.visit(default)
             self.stmt_lines.pop()
+        self.body_lines = set()
         self._body(node.body)
 
     visit_FunctionDef = _function
