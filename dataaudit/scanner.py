@@ -33,7 +33,7 @@ def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | Non
         if indexed:
             from dataaudit.checks.duplicates import precompute
 
-            index = pool.submit(precompute, stats)
+            index = pool.submit(precompute, stats, ctx.example_cap)
         for k, spec in enumerate(specs):
             if k not in indexed:
                 results[k] = list(spec.func(stats, ctx))
