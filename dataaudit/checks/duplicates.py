@@ -256,9 +256,9 @@ def _reduce_content(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers, ref: i
         for j in _present(sub_split[many], s):
             ans.dup_largest[j] = max(int(ans.dup_largest[j]), int(sizes[many & (sub_split == j)].max()))
         sub_of = np.repeat(np.arange(len(starts)), sizes)
-        later = ~edge
-        for j in _present(msplit[order][later], s):
-            at = later & (msplit[order] == j)
+        tail = ~edge
+        for j in _present(msplit[order][tail], s):
+            at = tail & (msplit[order] == j)
             ans.dup_examples[j].add(idx[at], idx[starts[sub_of[at]]])
         # conflicting labels within a split: every item of a mixed run, examples the items whose
         # label differs from the run's earliest item's

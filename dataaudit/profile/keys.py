@@ -214,9 +214,9 @@ def _partitions_wide(splits: list[ItemHashes], sizes: list[int], kind: str, bits
     """:func:`partitions` for 2**32 items or more: (key, split, position) sorted together."""
     for bucket in range(1 << bits):
         keys, split, pos = [], [], []
-        for j, (hashes, size) in enumerate(zip(splits, sizes)):
+        for j, (hashes, n) in enumerate(zip(splits, sizes)):
             at = 0
-            for part in hashes.parts(kind) if size else ():
+            for part in hashes.parts(kind) if n else ():
                 keep = np.flatnonzero((part >> np.uint64(64 - bits)) == bucket) if bits else np.arange(len(part))
                 keys.append(part[keep])
                 split.append(np.full(len(keep), j, dtype=np.int64))
