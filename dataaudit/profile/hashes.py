@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 def hash_scheme() -> str:
     import polars as pl
 
-    return f"polars-{pl.__version__}-hash_rows-v2"  # v2: the free-text column enters as its own hash
+    return f"polars-{pl.__version__}-hash_rows-v3"  # v3: columns in name order (v2: the free-text column as its own hash)
 
 
 def fold32(h: np.ndarray) -> np.ndarray:

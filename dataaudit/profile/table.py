@@ -282,6 +282,7 @@ class TableSplitProfiler:
         self.id_columns = set(dataset.id_columns)
         self.exclude = set(dataset.exclude_columns)
         self.typed = frozenset(dataset.typed_columns)
+        self.shared = None if dataset.shared_columns is None else frozenset(dataset.shared_columns)
         self.sentinels = list(config.sentinels)
         numeric_sentinels = []
         for tok in config.sentinels:
@@ -730,7 +731,9 @@ class TableSplitProfiler:
 
     # -- hashes and labels ----------------------------------------------------------------
     def _hashes(self, df: pl.DataFrame) -> None:
-        features = [c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns]
+        # by name, not file order: a row hashes the same whatever order its file writes the columns in
+        features = sorted(c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns
+                          and (self.shared is None or c in self.shared))
         if not features:
             return
         label = None

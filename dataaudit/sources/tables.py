@@ -34,7 +34,8 @@ FORMATS: dict[str, str] = {
 PREFERRED_DELIMITER = {"csv": ",", "tsv": "\t", "txt": None}
 LABEL_CANDIDATES = ("label", "labels", "target", "class", "y", "species", "category")
 TEXT_CANDIDATES = ("text", "sentence", "content", "review")
-ID_PATTERN = re.compile(r"^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|(_id|Id|ID)$", re.IGNORECASE)
+ID_PATTERN = re.compile(r"(?i:^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|_id$)|(?<=[a-z])(Id|ID)$")
+"""Names of id columns: ``id``, ``user_id``, ``userId``; not every name ending in "id" ("malic_acid", "humid")."""
 BATCH_ROWS = 250_000
 
 
@@ -368,6 +369,9 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
     modality = cfg.modality or ("text" if text_col else "table")
     if modality not in ("table", "text"):
         raise UsageError(f"--modality {modality}: this source holds tables (use table or text)")
+    shared_columns = sorted(set.intersection(*(set(c) for c in readable))) if len(readable) > 1 else None
+    if shared_columns is not None and len(shared_columns) == len(every):
+        shared_columns = None
     excluded = {c for c in (label, text_col, split_column) if c}
     id_columns = sorted(c for c in every if c not in excluded and ID_PATTERN.search(c.strip()))
     formats = sorted({tf.format for tf in all_files})
@@ -407,6 +411,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         source=str(path), root=root, modality=modality, splits=splits, label_column=label, read=read,
         text_column=text_col, id_columns=id_columns, exclude_columns=[split_column] if split_column else [],
         typed_columns=typed,
+        shared_columns=shared_columns,
         detected=detected, notes=notes, total_bytes=total,
     )
 
