@@ -21,7 +21,8 @@ import polars as pl
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.profile.dataset import DatasetStats
 from dataaudit.profile.hashes import ItemHashes
-from dataaudit.profile.keys import PARTITION_ITEMS, Groups, partition_bits, partitions, smallest
+from dataaudit.profile import keys
+from dataaudit.profile.keys import Groups, partition_bits, partitions, smallest
 from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
@@ -165,9 +166,10 @@ def _answer(stats: DatasetStats, kind: str, cap: int, progress: Callable[[int, i
     ref = _position(stats, stats.reference) if stats.reference is not None else None
     labels = kind == "content" and any(len(h) and h.has("label") for h in hashes)
     total = sum(len(h) for h in hashes if len(h) and h.has(kind))
-    scratch = _scratch(total) if 0 < total <= PARTITION_ITEMS else None
-    n_parts = 1 << partition_bits(total)
-    for done, g in enumerate(partitions(hashes, kind, scratch=scratch), 1):
+    size = keys.PARTITION_ITEMS
+    scratch = _scratch(total) if 0 < total <= size else None
+    n_parts = 1 << partition_bits(total, size)
+    for done, g in enumerate(partitions(hashes, kind, size, scratch), 1):
         if kind == "content":
             _reduce_content(g, hashes, ans, ref, labels)
         else:
@@ -333,7 +335,7 @@ def _reduce_text(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers) -> None:
 
 
 # -- positions of repeated and shared keys (materialised: for callers that need every item) ---------
-def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = 8 * PARTITION_ITEMS,
+def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = 8 * keys.PARTITION_ITEMS,
               scratch: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """For each split in order: the positions whose ``kind`` key repeats within the split, those
     whose key occurs in a later split, and those whose key occurs in an earlier one (all ascending).
@@ -441,7 +443,7 @@ def precompute(stats: DatasetStats, example_cap: int = EXAMPLE_KEEP,
     def index(kind: str) -> None:
         key_answers(stats, kind, example_cap, None if progress is None else lambda d, t: progress(kind, d, t))
 
-    if len(kinds) < 2 or n > PARTITION_ITEMS:
+    if len(kinds) < 2 or n > keys.PARTITION_ITEMS:
         for kind in kinds:
             index(kind)
         return
