@@ -169,7 +169,8 @@ def _answer(stats: DatasetStats, kind: str, cap: int, progress: Callable[[int, i
     size = keys.PARTITION_ITEMS
     scratch = _scratch(total) if 0 < total <= size else None
     n_parts = 1 << partition_bits(total, size)
-    for done, g in enumerate(partitions(hashes, kind, size, scratch), 1):
+    attrs = ("label",) if labels else ("raw",) if kind == "norm" else ()
+    for done, g in enumerate(partitions(hashes, kind, size, scratch, attrs), 1):
         if kind == "content":
             _reduce_content(g, hashes, ans, ref, labels)
         else:
@@ -228,7 +229,7 @@ def _reduce_content(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers, ref: i
     """Fold one partition of content groups into ``ans``."""
     s = ans.splits
     r = _runs(g, hashes)
-    label = g.take(hashes, "label").astype(np.uint32) if labels else np.zeros(len(g.pos), dtype=np.uint32)
+    label = g.attrs["label"].astype(np.uint32) if labels else np.zeros(len(g.pos), dtype=np.uint32)
     run_label = r.first_value(label)
     differs = label != run_label[r.run_of]
     mixed = np.maximum.reduceat(differs.view(np.uint8), r.start).astype(bool) if len(r.start) else differs[:0]
@@ -297,41 +298,52 @@ def _reduce_text(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers) -> None:
     """Fold one partition of normalised-text groups into ``ans``."""
     s = ans.splits
     r = _runs(g, hashes)
-    raw = g.take(hashes, "raw").astype(np.uint32)
+    raw = g.attrs["raw"].astype(np.uint32)
     run_raw = r.first_value(raw)
     near = (raw != run_raw[r.run_of])  # the earliest member's own raw text equals itself
-    for j in _present(g.split[near], s):
-        at = near & (g.split == j)
-        items, firsts = ans.near.setdefault(j, ([], []))
-        items.append(r.index[at])
-        firsts.append(r.first[r.run_of[at]])
+    if near.any():
+        for j in _present(g.split[near], s):
+            at = near & (g.split == j)
+            items, firsts = ans.near.setdefault(j, ([], []))
+            items.append(r.index[at])
+            firsts.append(r.first[r.run_of[at]])
     n_groups = len(g.size)
     present = np.zeros((n_groups, s), dtype=bool)
     present[r.group, r.split] = True
     first_of = np.full((n_groups, s), -1, dtype=np.int64)
     first_of[r.group, r.split] = r.first
+    # groups whose members all have the same raw text (most): each member is an exact copy of the others
+    uniform = np.minimum.reduceat(raw, g.start) == np.maximum.reduceat(raw, g.start)
     member_group = r.group[r.run_of]
-    text_key = (member_group.astype(np.uint64) << np.uint64(32)) | raw.astype(np.uint64)
     for (e, later), flags in ans.matched.items():
         runs = (r.split == later) & present[r.group, e]
         if not runs.any():
             continue
         sel = np.flatnonzero(r.members(runs))
-        ref_members = np.flatnonzero(g.split == e)
-        ref_members = ref_members[present[member_group[ref_members], later]]
-        exact = np.isin(text_key[sel], text_key[ref_members])
+        exact = uniform[member_group[sel]]
         hit = sel[exact]
-        flags[g.pos[hit]] = True
-        if len(hit):  # each with the earliest earlier item of the same exact text
+        odd = sel[~exact]
+        shown = np.zeros(0, dtype=np.int64)
+        if len(hit):
             shown = hit[smallest(r.index[hit], ans.cap)]
-            order = ref_members[np.lexsort((r.index[ref_members], text_key[ref_members]))]
-            at = np.searchsorted(text_key[order], text_key[shown])
-            ans.matched_examples[e, later].add(r.index[shown], r.index[order[at]])
-        miss = sel[~exact]
-        if len(miss):
-            items, where = ans.near_across.setdefault((e, later), ([], []))
-            items.append(r.index[miss])
-            where.append(first_of[member_group[miss], e])
+            ans.matched_examples[e, later].add(r.index[shown], first_of[member_group[shown], e])
+        if len(odd):  # groups of several raw texts: an exact copy is one whose raw text the earlier split has
+            text_key = (member_group.astype(np.uint64) << np.uint64(32)) | raw.astype(np.uint64)
+            ref_members = np.flatnonzero((g.split == e) & ~uniform[member_group])
+            copy = np.isin(text_key[odd], text_key[ref_members])
+            if copy.any():
+                got = odd[copy]
+                hit = np.concatenate((hit, got))
+                shown = got[smallest(r.index[got], ans.cap)]
+                order = ref_members[np.lexsort((r.index[ref_members], text_key[ref_members]))]
+                at = np.searchsorted(text_key[order], text_key[shown])
+                ans.matched_examples[e, later].add(r.index[shown], r.index[order[at]])
+            miss = odd[~copy]
+            if len(miss):
+                items, where = ans.near_across.setdefault((e, later), ([], []))
+                items.append(r.index[miss])
+                where.append(first_of[member_group[miss], e])
+        flags[g.pos[hit]] = True
 
 
 # -- positions of repeated and shared keys (materialised: for callers that need every item) ---------
