@@ -155,3 +155,33 @@ def test_clean_shapes_report_no_duplicates_overlap_or_conflicts(tmp_path: Path, 
         frame.write_csv(root / f"{name}.csv")
     report = dataaudit.scan(root, progress=False)
     assert not [f for f in report.findings if f.check in ("duplicates", "split_overlap", "conflicting_labels")]
+
+
+def test_many_small_shards_profile_as_one_file_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small shards are joined before profiling; every finding, row number and file is as without joining."""
+    import json
+
+    from dataaudit.sources import coalesce
+
+    rng = np.random.default_rng(3)
+    frame = matrix.frame_of("distinct", rng, 900, 0)
+    frame = pl.concat([frame, frame[:12].with_columns(pl.col("id") + 10_000)])  # duplicates across shards
+    for name in ("train", "test"):
+        (tmp_path / name).mkdir()
+    for k, a in enumerate(range(0, frame.height, 7)):
+        frame[a: a + 7].write_csv(tmp_path / ("train" if k % 5 else "test") / f"part-{k:04d}.csv")
+    with (tmp_path / "train" / "part-0001.csv").open("a") as fh:
+        fh.write("1,2,3\n")  # a malformed record in one shard
+    (tmp_path / "train" / "part-0002.csv").write_text("id,age\n1,2\n")  # a shard of another schema
+
+    def report() -> dict[str, Any]:
+        got = json.loads(dataaudit.scan(tmp_path, progress=False).to_json())
+        return {k: got[k] for k in ("splits", "findings")}
+
+    joined = report()
+    monkeypatch.setattr(coalesce, "COALESCE_ROWS", 1)
+    monkeypatch.setattr(coalesce.coalesce, "__defaults__", (1,))
+    alone = report()
+    assert joined == alone
+    checks = {f["check"] for f in joined["findings"]}
+    assert {"duplicates", "delimiter_corruption", "schema_mismatch"} <= checks

@@ -19,6 +19,7 @@ import polars as pl
 
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProblem, SplitInfo, canonical_split, split_order
+from dataaudit.sources.coalesce import coalesce
 from dataaudit.sources.delimited import CHUNK_BYTES, DelimitedReader, Dialect, head_schema, looks_binary, open_binary, sniff
 
 if TYPE_CHECKING:
@@ -397,8 +398,8 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             yield from read_split_column(files["*"][0], split_column, wanted)
             return
         for split in sorted(files, key=split_order):
-            if wanted is None or split in wanted:
-                yield from read_split_files(split, files[split])
+            if wanted is None or split in wanted:  # many small shards: profiled in batches of many rows
+                yield from coalesce(read_split_files(split, files[split]))
 
     if split_column is not None:
         splits = {}  # found while reading
