@@ -269,16 +269,17 @@ def main() -> None:
     compileall.compile_dir(str(HERE.parent / "dataaudit"), quiet=1)  # as pip does for an installed package
     print(f"table scan matrix, {load()} at the start")
     rows_out: list[tuple[str, dict[str, Any]]] = []
-    for shape in args.shapes.split(","):
+    for shape in [s for s in args.shapes.split(",") if s]:
         folder = ensure(shape, args.data, args.size_gb, shards=10_000 if shape == "shards" else 0)
         r = bench(folder, args.repeat)
         rows_out.append((shape, r))
         ratio = r["scan"]["wall"] / r["read"]["wall"]
         print(f"  {shape:13s} scan {r['scan']['wall']:6.2f} s, read {r['read']['wall']:6.2f} s: ratio {ratio:.2f}, "
               f"RSS {r['rss'] / 2**30:.2f} GiB ({load()})", file=sys.stderr, flush=True)
-    print()
-    print("| shape | files | size | rows | polars read | scan | ratio | CPU ratio | peak RSS | findings |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    if rows_out:
+        print()
+        print("| shape | files | size | rows | polars read | scan | ratio | CPU ratio | peak RSS | findings |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     worst = ("", 0.0)
     for shape, r in rows_out:
         ratio = r["scan"]["wall"] / r["read"]["wall"]
