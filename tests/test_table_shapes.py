@@ -185,3 +185,26 @@ def test_many_small_shards_profile_as_one_file_would(tmp_path: Path, monkeypatch
     assert joined == alone
     checks = {f["check"] for f in joined["findings"]}
     assert {"duplicates", "delimiter_corruption", "schema_mismatch"} <= checks
+
+
+def test_a_shard_whose_numbers_are_text_reads_right_when_its_head_was_not_probed(tmp_path: Path) -> None:
+    """Among thousands of shards only some heads are probed for types: a shard holding text in a
+    numeric column still reads as text there (counted as not numeric), nothing coerced or lost."""
+    from dataaudit.config import build_config
+    from dataaudit.profile.dataset import profile_dataset
+    from dataaudit.sources import open_source, tables
+
+    (tmp_path / "train").mkdir()
+    shards = 3 * tables.SHARDS_PROBED
+    odd = {7, 101, 150}  # not among the probed heads (spread evenly, first and last included)
+    for k in range(shards):
+        x = ["oops", "1.5", "2"] if k in odd else ["1.5", "2", "3"]
+        pl.DataFrame({"x": x, "y": [1, 2, 3], "label": ["a", "b", "a"]}).write_csv(
+            tmp_path / "train" / f"part-{k:04d}.csv")
+    cfg = build_config(str(tmp_path))
+    dataset = open_source(str(tmp_path), cfg)
+    assert "x" in dataset.typed_columns
+    stats = profile_dataset(dataset, cfg)
+    train = stats.splits["train"]
+    assert train.rows == 3 * shards
+    assert train.columns["x"].non_numeric == len(odd) and train.columns["x"].numeric.count == 3 * shards - len(odd)

@@ -38,6 +38,8 @@ TEXT_CANDIDATES = ("text", "sentence", "content", "review")
 ID_PATTERN = re.compile(r"(?i:^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|_id$)|(?<=[a-z])(Id|ID)$")
 """Names of id columns: ``id``, ``user_id``, ``userId``; not every name ending in "id" ("malic_acid", "humid")."""
 BATCH_ROWS = 250_000
+SHARDS_PROBED = 64
+"""Column types are inferred from the heads of at most this many delimited files (spread over the list)."""
 
 
 def table_format(path: Path) -> tuple[str, str] | None:
@@ -429,8 +431,13 @@ def unify_schema(files: list[TableFile]) -> list[str]:
     readable = [tf for tf in files if tf.dialect is not None and tf.problem is None]
     # polars releases the GIL while inferring: the files' heads are read side by side
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(readable)))) as pool:
-        inferred = list(pool.map(lambda tf: head_schema(tf.path, tf.dialect), readable))
-    heads = list(zip(readable, inferred))
+        # Many shards: the heads of some of them, spread over the list (the types only guide the
+        # parse: a chunk that does not fit them is read as text, and hashes the same either way),
+        # so that inferring the schema does not parse thousands of small shards before reading them.
+        probed = readable if len(readable) <= SHARDS_PROBED else [
+            readable[round(i * (len(readable) - 1) / (SHARDS_PROBED - 1))] for i in range(SHARDS_PROBED)]
+        inferred = list(pool.map(lambda tf: head_schema(tf.path, tf.dialect), probed))
+    heads = list(zip(probed, inferred))
     kinds: dict[str, set[pl.DataType]] = {}
     for _, schema in heads:
         for name, dtype in schema.items():
@@ -443,7 +450,7 @@ def unify_schema(files: list[TableFile]) -> list[str]:
             unified[name] = pl.Float64()
         else:
             unified[name] = pl.Int64()
-    for tf, _ in heads:
+    for tf in readable:
         tf.schema = {name: unified.get(name, pl.String()) for name in tf.columns}
     return sorted(n for n, dt in unified.items() if dt != pl.String)
 
