@@ -29,9 +29,10 @@ import numpy as np
 
 from dataaudit.profile.hashes import ItemHashes
 
-PARTITION_ITEMS = 6_000_000
+PARTITION_ITEMS = 2_000_000
 """At most about this many keys are sorted at once (the partition count is a power of two): the
-temporaries of a partition, ~60 bytes a key, stay near 0.4 GB whatever the dataset's size."""
+temporaries of a partition, up to ~100 bytes a key where every key repeats, stay near 0.2 GB
+whatever the dataset's size."""
 
 _HIGH = np.uint64(0xFFFFFFFF00000000)
 _LOW = np.uint64(0xFFFFFFFF)
