@@ -302,12 +302,14 @@ class TableSplitProfiler:
         self._hash_names: dict[str, dict[int, str | None]] = {}
         """Per counted text column: the value behind each hash seen (value counts group by hash)."""
         self._shape_misses = 0
+        self._files: set[str] = set()
         """Batches in a row whose free text was not all in normal form (two, and the shape is no longer worth its scan)."""
 
     # -- public ----------------------------------------------------------------------
     def update(self, batch: Batch) -> None:
         s = self.stats
-        if batch.path and batch.path not in s.files:
+        if batch.path and batch.path not in self._files:  # a set: a list lookup per batch is quadratic in shards
+            self._files.add(batch.path)
             s.files.append(batch.path)
         if batch.columns is not None:
             s.file_columns[batch.path] = list(batch.columns)
