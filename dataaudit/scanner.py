@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,44 @@ from dataaudit.sources import open_source
 from dataaudit.sources.base import Batch, Dataset
 
 
-def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | None = None) -> list[Finding]:
-    """Every registered check on ``stats``; ignores and severity overrides applied."""
+def run_checks(stats: DatasetStats, config: Config, extras: dict[str, Any] | None = None,
+               progress: Callable[[str], None] | None = None) -> list[Finding]:
+    """Every registered check on ``stats``; ignores and severity overrides applied.
+
+    ``progress(text)`` is told which check runs, and how far the key stage is.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     ctx = CheckContext(config=config, extras=extras or {})
     specs = [spec for spec in iter_specs() if not all(i in config.ignore for i in spec.ids)]
     results: list[list[Finding]] = [[] for _ in specs]
     indexed = [k for k, spec in enumerate(specs) if INDEXED_CHECKS & set(spec.ids)]
+    say = progress or (lambda text: None)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataaudit-index") as pool:
-        # The key indexes (a sort over every split's hashes, outside the GIL) are built
-        # while the other checks run; the checks that read them run after.
+        # The key stage (sorts over every split's hashes, outside the GIL) runs while the other
+        # checks run; the checks that read its answers run after.
         index = None
         if indexed:
             from dataaudit.checks.duplicates import precompute
 
-            index = pool.submit(precompute, stats)
+            def steps(kind: str, done: int, total: int) -> None:
+                say(f"key stage: {KIND_NAMES.get(kind, kind)}, partition {done}/{total}")
+
+            index = pool.submit(precompute, stats, ctx.example_cap, steps if progress else None)
         for k, spec in enumerate(specs):
             if k not in indexed:
+                say(f"check {spec.ids[0]}")
                 results[k] = list(spec.func(stats, ctx))
         if index is not None:
+            say("key stage: equal rows and texts across splits")
             index.result()
         for k in indexed:
+            say(f"check {specs[k].ids[0]}")
             results[k] = list(specs[k].func(stats, ctx))
     return apply_policy([f for found in results for f in found], config)
+
+
+KIND_NAMES = {"content": "equal rows", "norm": "equal normalised texts"}
 
 
 INDEXED_CHECKS = frozenset({"duplicates", "split_overlap", "near_duplicates", "near_split_overlap", "conflicting_labels"})
@@ -90,35 +103,63 @@ def supplied_normalization(artefact: str | Path | None, mean: Any, std: Any) -> 
     return out
 
 
-@contextmanager
-def _progress(dataset: Dataset, config: Config) -> Iterator[Callable[[Batch], None] | None]:
-    if not config.progress or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+class ScanProgress:
+    """What a scan shows on stderr while it runs, when stderr is a terminal (rich).
 
-    console = Console(stderr=True)
-    columns: list[Any] = [TextColumn("[bold]scanning[/] {task.fields[split]}"), BarColumn()]
-    if dataset.total_bytes:
-        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
-    else:
-        columns += [TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]}")]
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("scan", total=dataset.total_bytes or None, split="", rows=0, rate="")
-        rows = 0
-        started = time.perf_counter()
+    One line from start to end: opening the dataset, reading and profiling
+    (bytes or rows, with the rate), then each check and the key stage's
+    partitions. Rich redraws it ten times a second (the spinner and the elapsed
+    time move even while one step runs), so the screen is never still.
+    """
 
-        def on_batch(batch: Batch) -> None:
-            nonlocal rows
-            if batch.frame is not None:
-                rows += batch.frame.height
-            elif isinstance(batch.payload, list):
-                rows += len(batch.payload)
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            bar.update(task, advance=batch.nbytes, split=batch.split, rows=rows, rate=f"{rows / elapsed:,.0f} rows/s")
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._rows = 0
+        self._started = time.perf_counter()
 
-        yield on_batch
+    def __enter__(self) -> ScanProgress:
+        if not self.enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._bar.__enter__()
+        self._task = self._bar.add_task("[bold]opening[/] the dataset", total=None, info="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def reading(self, dataset: Dataset) -> None:
+        """The dataset is open: reading starts (a bar when its size is known)."""
+        if self._bar is not None:
+            self._started = time.perf_counter()
+            self._bar.update(self._task, description="[bold]scanning[/]", total=dataset.total_bytes or None,
+                             completed=0)
+
+    def on_batch(self, batch: Batch) -> None:
+        if self._bar is None:
+            return
+        if batch.frame is not None:
+            self._rows += batch.frame.height
+        elif isinstance(batch.payload, list):
+            self._rows += len(batch.payload)
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        self._bar.update(self._task, advance=batch.nbytes, description=f"[bold]scanning[/] {batch.split}",
+                         info=f"{self._rows:,} rows, {self._rows / elapsed:,.0f} rows/s")
+
+    def step(self, text: str) -> None:
+        """A phase after reading (a check, a part of the key stage)."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"[bold]checking[/] {self._rows:,} rows", info=text,
+                             total=None)
 
 
 def scan(
@@ -144,27 +185,28 @@ def scan(
     normalization = supplied_normalization(artefact, mean, std)
     if normalization:
         extras["normalization"] = normalization
-    dataset = open_source(path, cfg)
-    if artefact is not None:  # an artefact of another dataset or modality: exit 2, one line
-        from dataaudit.fit.compat import check_artefact_file
+    with ScanProgress(cfg.progress) as progress:
+        dataset = open_source(path, cfg)
+        if artefact is not None:  # an artefact of another dataset or modality: exit 2, one line
+            from dataaudit.fit.compat import check_artefact_file
 
-        check_artefact_file(artefact, dataset)
-    check_memory(dataset.total_bytes, (cfg.workers or 1) if dataset.modality == "image" else 1)
-    validator = None
-    if expectations is not None:
-        # Great Expectations is imported only if the suite holds types native.py does not answer.
-        from dataaudit.expectations.validate import SuiteValidator
+            check_artefact_file(artefact, dataset)
+        check_memory(dataset.total_bytes, (cfg.workers or 1) if dataset.modality == "image" else 1)
+        validator = None
+        if expectations is not None:
+            # Great Expectations is imported only if the suite holds types native.py does not answer.
+            from dataaudit.expectations.validate import SuiteValidator
 
-        validator = SuiteValidator(expectations, dataset, cfg)
-    with _progress(dataset, cfg) as show:
+            validator = SuiteValidator(expectations, dataset, cfg)
+        progress.reading(dataset)
+
         def on_batch(batch: Batch) -> None:
             if validator is not None:
                 validator.update(batch)
-            if show is not None:
-                show(batch)
+            progress.on_batch(batch)
 
-        stats = profile_dataset(dataset, cfg, on_batch=on_batch if (validator or show) else None)
-    findings = run_checks(stats, cfg, extras)
+        stats = profile_dataset(dataset, cfg, on_batch=on_batch if (validator or progress.enabled) else None)
+        findings = run_checks(stats, cfg, extras, progress.step if progress.enabled else None)
     if validator is not None:
         findings += apply_policy(validator.findings(), cfg)
     splits: dict[str, dict[str, Any]] = {}

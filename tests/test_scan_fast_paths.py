@@ -458,7 +458,7 @@ def test_the_key_indexes_built_side_by_side_are_the_ones_the_checks_would_build(
 
     from tabledata import random_split, reviews
 
-    from dataaudit.checks.duplicates import (matches_in, precompute, repeated_in, shared_with_earlier,
+    from dataaudit.checks.duplicates import (key_answers, matches_in, precompute, repeated_in, shared_with_earlier,
                                              shared_with_others)
     from dataaudit.config import build_config
     from dataaudit.profile.dataset import profile_dataset
@@ -480,12 +480,15 @@ def test_the_key_indexes_built_side_by_side_are_the_ones_the_checks_would_build(
     built, lazy = stats(), stats()
     precompute(built)
     for kind in ("content", "norm"):
-        for a, b in zip(built.ordered, lazy.ordered):
-            assert built.derived["repeated"][a.name, kind].tolist() == repeated_in(lazy, b, kind).tolist()
-            assert built.derived["shared"][a.name, kind].tolist() == shared_with_others(lazy, b, kind).tolist()
-            assert built.derived["earlier"][a.name, kind].tolist() == shared_with_earlier(lazy, b, kind).tolist()
-    assert len(built.derived["repeated"]["train", "norm"]) > len(built.derived["repeated"]["train", "content"]) > 0
-    assert len(built.derived["shared"]["train", "content"]) > 0 and len(built.derived["shared"]["val", "content"]) > 0
+        a, b = built.derived["answers"][kind], key_answers(lazy, kind)
+        assert a.dup_count.tolist() == b.dup_count.tolist() and a.conflict_items.tolist() == b.conflict_items.tolist()
+        assert {k: v.tolist() for k, v in a.matched.items()} == {k: v.tolist() for k, v in b.matched.items()}
+        for j in range(len(built.ordered)):
+            assert [x.tolist() for x in a.near_items(j)] == [x.tolist() for x in b.near_items(j)]
+    assert len(repeated_in(built, built.splits["train"], "norm")) > len(repeated_in(built, built.splits["train"], "content")) > 0
+    assert len(shared_with_others(built, built.splits["train"], "content")) > 0
+    assert len(shared_with_others(built, built.splits["val"], "content")) > 0
+    assert len(shared_with_earlier(built, built.splits["test"], "content")) > 0
     # a lookup probes only the items shared with an earlier split, and finds every match
     for kind in ("content", "norm"):
         for at, ref in enumerate(built.ordered):

@@ -2,13 +2,18 @@
 
 All four read the content hashes every profiler keeps (rows and images alike);
 near copies use the normalised-text hash (text) or the perceptual hash (images).
+Exact keys are compared through the key stage (:mod:`dataaudit.profile.keys`):
+:func:`key_answers` reduces each partition's groups of equal keys to what the
+checks report (counts for every group, capped examples), so a key held by a
+million items costs what a million distinct keys cost.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,51 +22,386 @@ import polars as pl
 from dataaudit.checks.registry import CheckContext, register_check
 from dataaudit.profile.dataset import DatasetStats
 from dataaudit.profile.hashes import ItemHashes
-from dataaudit.profile.sample import splitmix64
+from dataaudit.profile import keys
+from dataaudit.profile.keys import Groups, partition_bits, partitions, smallest
 from dataaudit.profile.split import SplitStats
 from dataaudit.report.model import Finding, Severity
 
+EXAMPLE_KEEP = 50
+"""Examples kept per answer of the key stage (more when the configuration asks for more)."""
+
+
+@dataclass
+class Examples:
+    """The ``cap`` earliest items of an answer, each with the item it matches (and both labels)."""
+
+    cap: int
+    item: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    other: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    label: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    other_label: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+
+    def add(self, item: np.ndarray, other: np.ndarray, label: np.ndarray | None = None,
+            other_label: np.ndarray | None = None) -> None:
+        """Offer candidates; only the ``cap`` earliest items of all offered are kept."""
+        if not len(item):
+            return
+        if len(item) > self.cap:  # linear: only the earliest few are looked at further
+            keep = smallest(item, self.cap)
+            item, other = item[keep], other[keep]
+            label = label[keep] if label is not None else None
+            other_label = other_label[keep] if other_label is not None else None
+        z = np.zeros(len(item), dtype=np.uint32)
+        items = np.concatenate((self.item, item))
+        keep = smallest(items, self.cap)
+        self.other = np.concatenate((self.other, other))[keep]
+        self.label = np.concatenate((self.label, z if label is None else label.astype(np.uint32)))[keep]
+        self.other_label = np.concatenate((self.other_label, z if other_label is None
+                                           else other_label.astype(np.uint32)))[keep]
+        self.item = items[keep]
+
+    def merged(self, other: Examples) -> Examples:
+        """The earliest of both (an item offered by both keeps this one's partner)."""
+        out = Examples(self.cap)
+        fresh = ~np.isin(other.item, self.item)
+        out.add(np.concatenate((self.item, other.item[fresh])), np.concatenate((self.other, other.other[fresh])),
+                np.concatenate((self.label, other.label[fresh])),
+                np.concatenate((self.other_label, other.other_label[fresh])))
+        return out
+
+    def pairs(self) -> list[tuple[int, int, int, int]]:
+        """``(item, other item, label, other label)``, earliest item first."""
+        return list(zip(self.item.tolist(), self.other.tolist(), self.label.tolist(), self.other_label.tolist()))
+
+
+@dataclass
+class KeyAnswers:
+    """What the checks report about one kind of key, for every split (numbered as in ``stats.ordered``).
+
+    Counts cover every group; examples are the earliest ``cap``. For ``content``
+    keys: duplicates (same content and label) and label conflicts within each
+    split, and per pair of splits ``(earlier, later)`` which items of the later
+    one have their content in the earlier one (and, against the reference split,
+    under another label). For normalised text (``norm``): the items whose
+    normalised text repeats an earlier item's with different raw text, within a
+    split and across splits, and the exact text copies across splits.
+    """
+
+    kind: str
+    cap: int
+    splits: int
+    dup_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dup_groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dup_largest: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dup_examples: list[Examples] = field(default_factory=list)
+    conflict_groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    conflict_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    conflict_examples: list[Examples] = field(default_factory=list)
+    matched: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    """Per ``(earlier, later)``: a flag per position of the later split, set where its key (its exact
+    text, for ``norm``) occurs in the earlier split."""
+    matched_examples: dict[tuple[int, int], Examples] = field(default_factory=dict)
+    cross_conflicts: dict[int, int] = field(default_factory=dict)
+    """Per later split: items whose content occurs in the reference split under another label."""
+    cross_conflict_examples: dict[int, Examples] = field(default_factory=dict)
+    near: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = field(default_factory=dict)
+    """Per split (``norm``): items whose normalised text equals an earlier item's, raw text differing,
+    and that earlier item (the first of the group)."""
+    near_across: dict[tuple[int, int], tuple[list[np.ndarray], list[np.ndarray]]] = field(default_factory=dict)
+    """Per ``(earlier, later)`` (``norm``): later items whose normalised text occurs in the earlier split
+    while their exact text does not, and the earliest earlier item with that normalised text."""
+
+    def __post_init__(self) -> None:
+        s = self.splits
+        self.dup_count, self.dup_groups, self.dup_largest = (np.zeros(s, dtype=np.int64) for _ in range(3))
+        self.conflict_groups, self.conflict_items = np.zeros(s, dtype=np.int64), np.zeros(s, dtype=np.int64)
+        self.dup_examples = [Examples(self.cap) for _ in range(s)]
+        self.conflict_examples = [Examples(self.cap) for _ in range(s)]
+
+    def near_items(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(items, firsts)`` of split ``j``'s near text copies, ordered by item."""
+        return _ordered(*self.near.get(j, ([], [])))
+
+    def near_across_items(self, e: int, later: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(items of later, earliest earlier item)`` of the near text copies, ordered by item."""
+        return _ordered(*self.near_across.get((e, later), ([], [])))
+
+
+def _ordered(items: list[np.ndarray], others: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    if not items:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    a, b = np.concatenate(items), np.concatenate(others)
+    order = np.argsort(a, kind="stable")
+    return a[order], b[order]
+
+
+def key_answers(stats: DatasetStats, kind: str, example_cap: int = EXAMPLE_KEEP,
+                progress: Callable[[int, int], None] | None = None) -> KeyAnswers:
+    """The :class:`KeyAnswers` of ``kind`` keys over every split, built on first use and shared.
+
+    ``progress(done, total)`` is called after each partition.
+    """
+    cache = stats.derived.setdefault("answers", {})
+    cap = max(example_cap, EXAMPLE_KEEP)
+    got: KeyAnswers | None = cache.get(kind)
+    if got is not None and got.cap >= cap:
+        return got
+    with _LOCK:  # the scanner may be building it in its index thread
+        got = cache.get(kind)
+        if got is None or got.cap < cap:
+            got = cache[kind] = _answer(stats, kind, cap, progress)
+    return got
+
+
+_LOCK = threading.Lock()
+
+
+def _answer(stats: DatasetStats, kind: str, cap: int, progress: Callable[[int, int], None] | None) -> KeyAnswers:
+    ordered = stats.ordered
+    hashes = [s.hashes for s in ordered]
+    ans = KeyAnswers(kind, cap, len(ordered))
+    for e in range(len(ordered)):
+        for later in range(e + 1, len(ordered)):
+            ans.matched[e, later] = np.zeros(len(hashes[later]), dtype=bool)
+            ans.matched_examples[e, later] = Examples(cap)
+    ref = _position(stats, stats.reference) if stats.reference is not None else None
+    labels = kind == "content" and any(len(h) and h.has("label") for h in hashes)
+    total = sum(len(h) for h in hashes if len(h) and h.has(kind))
+    size = keys.PARTITION_ITEMS
+    scratch = _scratch(total) if 0 < total <= size else None
+    n_parts = 1 << partition_bits(total, size)
+    attrs = ("label",) if labels else ("raw",) if kind == "norm" else ()
+    for done, g in enumerate(partitions(hashes, kind, size, scratch, attrs), 1):
+        if kind == "content":
+            _reduce_content(g, hashes, ans, ref, labels)
+        else:
+            _reduce_text(g, hashes, ans)
+        if progress is not None:
+            progress(done, n_parts)
+    return ans
+
+
+@dataclass
+class _Runs:
+    """A partition's members as runs of one group and one split, with each run's earliest item."""
+
+    start: np.ndarray
+    size: np.ndarray
+    group: np.ndarray
+    split: np.ndarray
+    run_of: np.ndarray
+    """Per member: its run."""
+    index: np.ndarray
+    """Per member: its item index."""
+    first: np.ndarray
+    """Per run: its earliest item index."""
+    is_first: np.ndarray
+    """Per member: whether it is its run's earliest item."""
+
+    def first_value(self, values: np.ndarray) -> np.ndarray:
+        """Per run: ``values`` of its earliest member."""
+        out = np.zeros(len(self.start), dtype=values.dtype)
+        out[self.run_of[self.is_first]] = values[self.is_first]
+        return out
+
+    def members(self, runs: np.ndarray) -> np.ndarray:
+        """The members of the runs flagged in ``runs`` (a flag per run)."""
+        return np.repeat(runs, self.size)
+
+
+def _runs(g: Groups, hashes: list[ItemHashes]) -> _Runs:
+    start, size, grp, split = g.runs()
+    run_of = np.repeat(np.arange(len(start), dtype=np.int64), size)
+    index = g.index(hashes)
+    first = np.minimum.reduceat(index, start)
+    return _Runs(start, size, grp, split, run_of, index, first, index == first[run_of])
+
+
+def _present(split: np.ndarray, n: int) -> list[int]:
+    """The split numbers that occur in ``split`` (a linear count, no sort)."""
+    return np.flatnonzero(np.bincount(split, minlength=n)).tolist()
+
+
+def _per_split(split: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(split, weights=weights, minlength=n).astype(np.int64)
+
+
+def _reduce_content(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers, ref: int | None, labels: bool) -> None:
+    """Fold one partition of content groups into ``ans``."""
+    s = ans.splits
+    r = _runs(g, hashes)
+    label = g.attrs["label"].astype(np.uint32) if labels else np.zeros(len(g.pos), dtype=np.uint32)
+    run_label = r.first_value(label)
+    differs = label != run_label[r.run_of]
+    mixed = np.maximum.reduceat(differs.view(np.uint8), r.start).astype(bool) if len(r.start) else differs[:0]
+    msplit = g.split
+    # duplicates: same content and same label within a split
+    pure = ~mixed & (r.size >= 2)
+    ans.dup_count += _per_split(r.split[pure], s, (r.size[pure] - 1).astype(np.float64))
+    ans.dup_groups += _per_split(r.split[pure], s)
+    for j in _present(r.split[pure], s):
+        ans.dup_largest[j] = max(int(ans.dup_largest[j]), int(r.size[pure & (r.split == j)].max()))
+    repeat = r.members(pure) & ~r.is_first
+    for j in _present(msplit[repeat], s):
+        sel = repeat & (msplit == j)
+        ans.dup_examples[j].add(r.index[sel], r.first[r.run_of[sel]])
+    if mixed.any():  # runs whose items carry several labels: duplicates are the items of one label
+        sel = np.flatnonzero(r.members(mixed))
+        order = sel[np.lexsort((r.index[sel], label[sel], r.run_of[sel]))]
+        run, lab, idx = r.run_of[order], label[order], r.index[order]
+        edge = np.ones(len(order), dtype=bool)
+        edge[1:] = (run[1:] != run[:-1]) | (lab[1:] != lab[:-1])
+        starts = np.flatnonzero(edge)
+        sizes = np.diff(np.append(starts, len(order)))
+        sub_split = msplit[order][starts]
+        many = sizes >= 2
+        ans.dup_count += _per_split(sub_split[many], s, (sizes[many] - 1).astype(np.float64))
+        ans.dup_groups += _per_split(sub_split[many], s)
+        for j in _present(sub_split[many], s):
+            ans.dup_largest[j] = max(int(ans.dup_largest[j]), int(sizes[many & (sub_split == j)].max()))
+        sub_of = np.repeat(np.arange(len(starts)), sizes)
+        tail = ~edge
+        for j in _present(msplit[order][tail], s):
+            at = tail & (msplit[order] == j)
+            ans.dup_examples[j].add(idx[at], idx[starts[sub_of[at]]])
+        # conflicting labels within a split: every item of a mixed run, examples the items whose
+        # label differs from the run's earliest item's
+        ans.conflict_groups += _per_split(r.split[mixed], s)
+        ans.conflict_items += _per_split(r.split[mixed], s, r.size[mixed].astype(np.float64))
+        for j in _present(r.split[mixed], s):
+            at = differs & (msplit == j)
+            ans.conflict_examples[j].add(r.index[at], r.first[r.run_of[at]], label[at], run_label[r.run_of[at]])
+    # across splits: per group, which splits hold it, their earliest item and its label
+    n_groups = len(g.size)
+    present = np.zeros((n_groups, s), dtype=bool)
+    present[r.group, r.split] = True
+    first_of = np.full((n_groups, s), -1, dtype=np.int64)
+    first_of[r.group, r.split] = r.first
+    label_of = np.zeros((n_groups, s), dtype=np.uint32)
+    label_of[r.group, r.split] = run_label
+    for (e, later), flags in ans.matched.items():
+        runs = (r.split == later) & present[r.group, e]
+        if not runs.any():
+            continue
+        sel = r.members(runs)
+        grp = r.group[r.run_of[sel]]
+        flags[g.pos[sel]] = True
+        ans.matched_examples[e, later].add(r.index[sel], first_of[grp, e])
+        if e == ref and labels:
+            clash = label[sel] != label_of[grp, e]
+            if clash.any():
+                ans.cross_conflicts[later] = ans.cross_conflicts.get(later, 0) + int(clash.sum())
+                ex = ans.cross_conflict_examples.setdefault(later, Examples(ans.cap))
+                ex.add(r.index[sel][clash], first_of[grp[clash], e], label[sel][clash], label_of[grp[clash], e])
+
+
+def _reduce_text(g: Groups, hashes: list[ItemHashes], ans: KeyAnswers) -> None:
+    """Fold one partition of normalised-text groups into ``ans``."""
+    s = ans.splits
+    r = _runs(g, hashes)
+    raw = g.attrs["raw"].astype(np.uint32)
+    run_raw = r.first_value(raw)
+    near = (raw != run_raw[r.run_of])  # the earliest member's own raw text equals itself
+    if near.any():
+        for j in _present(g.split[near], s):
+            at = near & (g.split == j)
+            items, firsts = ans.near.setdefault(j, ([], []))
+            items.append(r.index[at])
+            firsts.append(r.first[r.run_of[at]])
+    n_groups = len(g.size)
+    present = np.zeros((n_groups, s), dtype=bool)
+    present[r.group, r.split] = True
+    first_of = np.full((n_groups, s), -1, dtype=np.int64)
+    first_of[r.group, r.split] = r.first
+    # groups whose members all have the same raw text (most): each member is an exact copy of the others
+    uniform = np.minimum.reduceat(raw, g.start) == np.maximum.reduceat(raw, g.start)
+    member_group = r.group[r.run_of]
+    for (e, later), flags in ans.matched.items():
+        runs = (r.split == later) & present[r.group, e]
+        if not runs.any():
+            continue
+        sel = np.flatnonzero(r.members(runs))
+        exact = uniform[member_group[sel]]
+        hit = sel[exact]
+        odd = sel[~exact]
+        shown = np.zeros(0, dtype=np.int64)
+        if len(hit):
+            shown = hit[smallest(r.index[hit], ans.cap)]
+            ans.matched_examples[e, later].add(r.index[shown], first_of[member_group[shown], e])
+        if len(odd):  # groups of several raw texts: an exact copy is one whose raw text the earlier split has
+            text_key = (member_group.astype(np.uint64) << np.uint64(32)) | raw.astype(np.uint64)
+            ref_members = np.flatnonzero((g.split == e) & ~uniform[member_group])
+            copy = np.isin(text_key[odd], text_key[ref_members])
+            if copy.any():
+                got = odd[copy]
+                hit = np.concatenate((hit, got))
+                shown = got[smallest(r.index[got], ans.cap)]
+                order = ref_members[np.lexsort((r.index[ref_members], text_key[ref_members]))]
+                at = np.searchsorted(text_key[order], text_key[shown])
+                ans.matched_examples[e, later].add(r.index[shown], r.index[order[at]])
+            miss = odd[~copy]
+            if len(miss):
+                items, where = ans.near_across.setdefault((e, later), ([], []))
+                items.append(r.index[miss])
+                where.append(first_of[member_group[miss], e])
+        flags[g.pos[hit]] = True
+
+
+# -- positions of repeated and shared keys (materialised: for callers that need every item) ---------
+def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = 8 * keys.PARTITION_ITEMS,
+              scratch: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each split in order: the positions whose ``kind`` key repeats within the split, those
+    whose key occurs in a later split, and those whose key occurs in an earlier one (all ascending).
+
+    Built from the key stage's partitions (``bucket_bytes`` of keys each). The
+    checks use :func:`key_answers` instead, which never lists every repeated item.
+    """
+    found: list[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = [([], [], []) for _ in splits]
+    for g in partitions(splits, kind, partition_items=max(2, bucket_bytes // 8), scratch=scratch):
+        start, size, grp, split = g.runs()
+        member_run_size = np.repeat(size, size)
+        of = g.group_of
+        first_split, last_split = g.split[g.start][of], g.split[g.start + g.size - 1][of]
+        for j in _present(g.split, len(splits)):
+            at = g.split == j
+            found[j][0].append(g.pos[at & (member_run_size >= 2)])
+            found[j][1].append(g.pos[at & (last_split > j)])
+            found[j][2].append(g.pos[at & (first_split < j)])
+    e = np.zeros(0, dtype=np.int64)
+    return [tuple(np.sort(np.concatenate(lists)) if lists else e for lists in triple)  # type: ignore[misc]
+            for triple in found]
+
 
 def repeated(hashes: ItemHashes, kind: str) -> np.ndarray:
-    """Positions of the items whose ``kind`` hash occurs more than once (ascending).
-
-    Sorting the upper 32 bits (half the memory of sorting the hashes) finds the
-    candidates; in the common case, no repeats, that is all. Otherwise the
-    candidates' full 64-bit hashes decide, chunk by chunk, so a large split is
-    never copied whole.
-    """
-    e = np.zeros(0, dtype=np.int64)
-    if len(hashes) < 2 or not hashes.has(kind):
-        return e
-    hi = hashes.high32(kind)
-    hi.sort()
-    same = hi[1:] == hi[:-1]
-    if not same.any():
-        return e
-    values = np.unique(hi[1:][same])
-    del hi, same
-    wanted = pl.Series(values).implode()
-    cand: list[np.ndarray] = []
-    at = 0
-    for part in hashes.parts(kind):
-        high = pl.Series((part >> np.uint64(32)).astype(np.uint32))
-        cand.append(at + np.flatnonzero(high.is_in(wanted).to_numpy()))
-        at += len(part)
-    pos = np.concatenate(cand)
-    keys = hashes.take(kind, pos)
-    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    return pos[counts[inverse] > 1]
+    """Positions of the items whose ``kind`` hash occurs more than once (ascending)."""
+    return key_index([hashes], kind)[0][0]
 
 
 def repeated_in(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
-    """Positions of the items of ``split`` whose ``kind`` key repeats within it (shared by the checks)."""
-    cache = stats.derived.setdefault("repeated", {})
-    if (split.name, kind) not in cache:
-        if _position(stats, split) is not None:
-            _index_kind(stats, kind)
-        else:
-            cache[split.name, kind] = repeated(split.hashes, kind)
-    out: np.ndarray = cache[split.name, kind]
+    """Positions of the items of ``split`` whose ``kind`` key repeats within it."""
+    return _positions(stats, split, kind, 0)
+
+
+def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.ndarray:
+    """Positions of the items of ``ref`` whose ``kind`` key occurs in a later split."""
+    return _positions(stats, ref, kind, 1)
+
+
+def shared_with_earlier(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
+    """Positions of the items of ``split`` whose ``kind`` key occurs in an earlier split."""
+    return _positions(stats, split, kind, 2)
+
+
+def _positions(stats: DatasetStats, split: SplitStats, kind: str, which: int) -> np.ndarray:
+    at = _position(stats, split)
+    if at is None:  # not one of the dataset's splits: compared with all of them
+        if which == 0:
+            return repeated(split.hashes, kind)
+        return _shared_by_set(split.hashes, [s.hashes for s in stats.ordered], kind)
+    cache = stats.derived.setdefault("positions", {})
+    if kind not in cache:
+        cache[kind] = key_index([s.hashes for s in stats.ordered], kind)
+    out: np.ndarray = cache[kind][at][which]
     return out
 
 
@@ -87,47 +427,9 @@ def group(keys: np.ndarray, positions: np.ndarray, hashes: ItemHashes) -> tuple[
     return order, starts, sizes
 
 
-def shared_with_others(stats: DatasetStats, ref: SplitStats, kind: str) -> np.ndarray:
-    """Positions of the items of ``ref`` whose ``kind`` key occurs in a later split.
-
-    Splits are compared with the earlier ones (val and test with train, test with
-    val); every check that compares splits starts from these positions, and only
-    the matching items are looked at further. Built for every split at once by
-    :func:`key_index`.
-    """
-    return _shared(stats, "shared", ref, kind)
-
-
-def shared_with_earlier(stats: DatasetStats, split: SplitStats, kind: str) -> np.ndarray:
-    """Positions of the items of ``split`` whose ``kind`` key occurs in an earlier split.
-
-    The only items of ``split`` that can match an earlier split: a lookup in one
-    probes these few instead of every item. Built by :func:`key_index` with
-    :func:`shared_with_others`.
-    """
-    return _shared(stats, "earlier", split, kind)
-
-
-def _shared(stats: DatasetStats, table: str, split: SplitStats, kind: str) -> np.ndarray:
-    """The ``table`` ("shared" or "earlier") positions of ``split`` from the key index, built on first use."""
-    cache = stats.derived.setdefault(table, {})
-    if (split.name, kind) not in cache:
-        if _position(stats, split) is not None:
-            _index_kind(stats, kind)
-        else:  # not one of the dataset's splits: compared with all of them
-            cache[split.name, kind] = _shared_by_set(split.hashes, [s.hashes for s in stats.ordered], kind)
-    out: np.ndarray = cache[split.name, kind]
-    return out
-
-
 def matches_in(stats: DatasetStats, ref: SplitStats, split: SplitStats, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the items of ``split``, a later split than ``ref``, whose ``kind`` key is among
-    ``ref``'s (ascending), and for each the smallest ``ref`` item index holding that key.
-
-    Only the items of ``split`` whose key occurs in an earlier split are probed
-    (:func:`shared_with_earlier`), against only the keys ``ref`` shares with a
-    later split (:func:`lookup`).
-    """
+    ``ref``'s (ascending), and for each the smallest ``ref`` item index holding that key."""
     candidates = shared_with_earlier(stats, split, kind)
     hit, where = lookup(stats, ref, kind, split.hashes.take(kind, candidates))
     return candidates[hit], where[hit]
@@ -138,34 +440,23 @@ def _position(stats: DatasetStats, split: SplitStats) -> int | None:
     return next((i for i, s in enumerate(stats.ordered) if s is split), None)
 
 
-def _index_kind(stats: DatasetStats, kind: str, scratch: np.ndarray | None = None) -> None:
-    """Fill the ``repeated`` and ``shared`` caches of every split for one kind of key."""
-    ordered = stats.ordered
-    repeats = stats.derived.setdefault("repeated", {})
-    shared = stats.derived.setdefault("shared", {})
-    earlier = stats.derived.setdefault("earlier", {})
-    for split, (rep, sh, ea) in zip(ordered, key_index([s.hashes for s in ordered], kind, scratch=scratch)):
-        repeats[split.name, kind] = rep
-        shared[split.name, kind] = sh
-        earlier[split.name, kind] = ea
-
-
-def precompute(stats: DatasetStats) -> None:
-    """Build the key indexes the checks share (repeats within each split, keys shared with later splits).
+def precompute(stats: DatasetStats, example_cap: int = EXAMPLE_KEEP,
+               progress: Callable[[str, int, int], None] | None = None) -> None:
+    """Build the key stage's answers the checks share (content keys, and normalised text).
 
     The checks would build a missing one themselves; the scanner calls this in a
-    thread of its own while the checks that do not need the indexes run. The two
-    kinds of key (content, normalised text) are indexed side by side, each in its
-    own scratch array (the sorts release the GIL): 0.30 -> 0.20 s on 10.5M rows
-    and 2 cores, for the peak memory of two indexes instead of one.
+    thread of its own while the checks that do not need the answers run. Small
+    datasets index both kinds side by side (the sorts release the GIL); large
+    ones one after the other, so that only one partition's temporaries are
+    alive at a time. ``progress(kind, done, total)`` follows the partitions.
     """
     kinds = [k for k in ("content", "norm") if any(len(s.hashes) and s.hashes.has(k) for s in stats.ordered)]
     n = sum(len(s.hashes) for s in stats.ordered)
 
-    def index(kind: str) -> None:  # larger than a bucket: sorted in buckets, no scratch array
-        _index_kind(stats, kind, _scratch(n) if 8 * n <= INDEX_BUCKET_BYTES else None)
+    def index(kind: str) -> None:
+        key_answers(stats, kind, example_cap, None if progress is None else lambda d, t: progress(kind, d, t))
 
-    if len(kinds) < 2:
+    if len(kinds) < 2 or n > keys.PARTITION_ITEMS:
         for kind in kinds:
             index(kind)
         return
@@ -200,98 +491,6 @@ def _scratch(n: int) -> np.ndarray:
 
 
 _ADVICE = threading.Lock()
-
-
-INDEX_BUCKET_BYTES = 96 * 1024 * 1024
-"""Sort at most about this many bytes of keys at once: larger datasets are indexed in buckets
-(by the top bits of the keys), one after the other."""
-
-
-def key_index(splits: list[ItemHashes], kind: str, bucket_bytes: int = INDEX_BUCKET_BYTES,
-              scratch: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """For each split in order: the positions whose ``kind`` key repeats within the split, those
-    whose key occurs in a later split, and those whose key occurs in an earlier one (all ascending).
-
-    One sort over every split's keys answers both questions for all splits: each
-    key's upper 32 bits and its item number across the splits are packed into one
-    uint64 and sorted, so keys whose upper halves meet end up side by side. Only
-    those (the true repeats and, in 10 million keys, some ten thousand chance
-    meetings) are looked at further, and their full 64-bit keys decide. Cheaper
-    than a sort per split plus a hash-set probe per pair of splits, and the
-    temporaries stay within about ``bucket_bytes`` whatever the dataset's size.
-    ``scratch`` (uint64, at least as long as all the keys) holds the packed keys
-    when they are sorted in one piece, instead of a fresh array.
-    """
-    e = np.zeros(0, dtype=np.int64)
-    sizes = [len(h) if len(h) and h.has(kind) else 0 for h in splits]
-    bases = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    total = int(bases[-1])
-    if total < 2:
-        return [(e, e, e) for _ in splits]
-    if total >= 2**32:  # item numbers no longer fit beside the upper halves
-        return [(repeated(h, kind), _shared_by_set(h, splits[j + 1:], kind), _shared_by_set(h, splits[:j], kind))
-                for j, h in enumerate(splits)]
-    bits = max(0, math.ceil(math.log2(max(1.0, 8 * total / bucket_bytes))))
-    high_half, low_half = np.uint64(0xFFFFFFFF00000000), np.uint64(0xFFFFFFFF)
-    step = 1 << 21  # keys are shifted and compared in windows: no temporary as large as the keys
-    window = np.empty(min(step + 1, total), dtype=np.uint64)
-    found: list[np.ndarray] = []
-    for bucket in range(1 << bits):
-        keys = _packed_keys(splits, sizes, bases, kind, bits, bucket, total, scratch)
-        keys.sort()
-        for a in range(0, max(len(keys) - 1, 0), step):
-            w = np.bitwise_and(keys[a:a + step + 1], high_half, out=window[:len(keys[a:a + step + 1])])
-            meet = np.flatnonzero(w[1:] == w[:-1])
-            if len(meet):
-                found.append(keys[a + np.union1d(meet, meet + 1)] & low_half)
-        del keys
-    items = np.unique(np.concatenate(found)).astype(np.int64) if found else e
-    if not len(items):
-        return [(e, e, e) for _ in splits]
-    which = np.searchsorted(bases, items, side="right") - 1
-    local = items - bases[which]
-    full = np.empty(len(items), dtype=np.uint64)
-    for j, hashes in enumerate(splits):
-        sel = which == j
-        if sel.any():
-            full[sel] = hashes.take(kind, local[sel])
-    _, key_group = np.unique(full, return_inverse=True)
-    key_group = key_group.reshape(-1).astype(np.int64)
-    _, pair, pair_count = np.unique(key_group * len(splits) + which, return_inverse=True, return_counts=True)
-    repeats = pair_count[pair.reshape(-1)] > 1
-    last = np.full(int(key_group.max()) + 1, -1, dtype=np.int64)
-    np.maximum.at(last, key_group, which)
-    first = np.full(len(last), len(splits), dtype=np.int64)
-    np.minimum.at(first, key_group, which)
-    later, earlier = last[key_group] > which, first[key_group] < which
-    return [(local[(which == j) & repeats], local[(which == j) & later], local[(which == j) & earlier])
-            for j in range(len(splits))]
-
-
-def _packed_keys(splits: list[ItemHashes], sizes: list[int], bases: np.ndarray, kind: str,
-                 bits: int, bucket: int, total: int, scratch: np.ndarray | None = None) -> np.ndarray:
-    """The keys of one bucket (those whose top ``bits`` bits are ``bucket``): upper half | item number."""
-    high_half = np.uint64(0xFFFFFFFF00000000)
-    if not bits:  # every key: written straight into place, no temporaries the size of a part
-        keys = scratch[:total] if scratch is not None and len(scratch) >= total else np.empty(total, dtype=np.uint64)
-        numbers = np.arange(max(len(p) for h, n in zip(splits, sizes) if n for p in h.parts(kind)), dtype=np.uint64)
-        at = 0
-        for hashes, size in zip(splits, sizes):
-            for part in hashes.parts(kind) if size else ():
-                seg = keys[at:at + len(part)]
-                np.bitwise_and(part, high_half, out=seg)
-                seg += numbers[:len(part)]  # the low halves are zero: adding is or-ing
-                seg += np.uint64(at)
-                at += len(part)
-        return keys
-    segments: list[np.ndarray] = []
-    for hashes, size, base in zip(splits, sizes, bases.tolist()):
-        at = base
-        for part in hashes.parts(kind) if size else ():
-            keep = np.flatnonzero((part >> np.uint64(64 - bits)) == bucket)
-            segments.append((part[keep] & high_half) | (keep.astype(np.uint64) + np.uint64(at)))
-            at += len(part)
-    return np.concatenate(segments) if segments else np.zeros(0, dtype=np.uint64)
 
 
 def _shared_by_set(hashes: ItemHashes, others: list[ItemHashes], kind: str) -> np.ndarray:
@@ -336,31 +535,21 @@ def _noun(split: SplitStats) -> str:
 def duplicates(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
     """Items repeated within one split (same content and same label)."""
     p = ctx.params("duplicates")
-    for split in stats.ordered:
-        h = split.hashes
-        if len(h) < 2:
+    ans = key_answers(stats, "content", ctx.example_cap)
+    for j, split in enumerate(stats.ordered):
+        count = int(ans.dup_count[j]) if len(split.hashes) >= 2 else 0
+        if not count:
             continue
-        rep = repeated_in(stats, split, "content")  # equal rows have equal content first of all
-        order, starts, sizes = group(h.take("content", rep) ^ splitmix64(h.take("label", rep)), rep, h)
-        if len(starts) == 0:
-            continue
-        idx = h.index_at(order)
-        # the earliest repeats, each with the first item of its group
-        group_of = np.repeat(np.arange(len(starts)), sizes)
-        later = np.ones(len(idx), dtype=bool)
-        later[starts] = False
-        members = np.flatnonzero(later)
-        shown = members[np.argsort(idx[members], kind="stable")[: ctx.example_cap]]
-        examples = [{**split.item(int(idx[t])), "duplicate_of": split.item(int(idx[starts[group_of[t]]]))}
-                    for t in shown]
-        count = int(sizes.sum() - len(sizes))
+        groups = int(ans.dup_groups[j])
+        examples = [{**split.item(a), "duplicate_of": split.item(b)}
+                    for a, b, _, _ in ans.dup_examples[j].pairs()[: ctx.example_cap]]
         frac = count / max(split.rows, 1)
         yield Finding(
             check="duplicates", severity=_severity(frac, p), split=split.name, count=count, fraction=frac,
             message=f"{count} {_noun(split)} of {split.name} repeat another item of {split.name} exactly "
-                    f"({len(starts)} groups, {frac:.1%})",
+                    f"({groups} groups, {frac:.1%})",
             examples=examples,
-            details={"groups": int(len(starts)), "largest_group": int(sizes.max()),
+            details={"groups": groups, "largest_group": int(ans.dup_largest[j]),
                      "warning_fraction": p["warning_fraction"], "error_fraction": p["error_fraction"],
                      "compared": "content and label" + ("" if split.kind == "image" else
                                                         "; id columns excluded: " + ", ".join(stats.id_columns)
@@ -377,32 +566,57 @@ def _overlap_pairs(stats: DatasetStats) -> Iterator[tuple[SplitStats, SplitStats
             yield earlier, later, earlier is ref
 
 
+def free_text(stats: DatasetStats) -> bool:
+    """Whether the text column holds free text (not a handful of categories spelled out).
+
+    Exact copies of free text across splits are leaks whatever the other
+    columns hold; a text column with few distinct values repeats by nature.
+    """
+    ref = stats.reference
+    if not stats.text_column or ref is None or not _has_text_hashes(ref):
+        return False
+    col = ref.columns.get(stats.text_column)
+    if col is None or col.values is None:  # more distinct values than are counted
+        return True
+    filled = max(col.count - col.nulls - col.empty, 1)
+    return len(col.values) >= 0.5 * filled
+
+
 @register_check({
     "split_overlap": {"error_fraction": 0.0, "error_min_count": 1},
 })
 def split_overlap(stats: DatasetStats, ctx: CheckContext) -> Iterator[Finding]:
-    """Items of one split whose exact content (label excluded) occurs in an earlier split."""
+    """Items of one split whose exact content (label excluded), or exact text, occurs in an earlier split."""
     p = ctx.params("split_overlap")
+    ans = key_answers(stats, "content", ctx.example_cap)
+    text = key_answers(stats, "norm", ctx.example_cap) if free_text(stats) else None
     for earlier, later, vs_ref in _overlap_pairs(stats):
-        pos, where = matches_in(stats, earlier, later, "content")
-        count = len(pos)
+        e, at = _position(stats, earlier), _position(stats, later)
+        assert e is not None and at is not None
+        flags = ans.matched[e, at]
+        examples = ans.matched_examples[e, at]
+        by_text = 0
+        if text is not None and (e, at) in text.matched:
+            by_text = int((text.matched[e, at] & ~flags).sum())
+            if by_text:
+                flags = flags | text.matched[e, at]
+                examples = examples.merged(text.matched_examples[e, at])
+        count = int(flags.sum())
         if count == 0:
             continue
         frac = count / max(later.rows, 1)
         leak = vs_ref and count >= p["error_min_count"] and frac > p["error_fraction"]
-        l_idx = later.hashes.index_at(pos)
-        order = np.argsort(l_idx, kind="stable")
-        q_idx, r_idx = l_idx[order], where[order]
-        examples = [{**later.item(int(a)), "duplicate_of": earlier.item(int(b))}
-                    for a, b in zip(q_idx[: ctx.example_cap], r_idx[: ctx.example_cap])]
+        how = "exact content match" + (f"; {by_text} by exact text alone" if by_text else "")
         yield Finding(
             check="split_overlap", severity=Severity.ERROR if leak else Severity.WARNING, split=later.name,
             count=count, fraction=frac,
             message=f"{count} {later.name} {_noun(later)} also occur in {earlier.name} "
-                    f"(exact content match, {frac:.1%} of {later.name})",
-            examples=examples,
-            details={"other_split": earlier.name, "compared": "content, label excluded",
-                     "id_columns_excluded": stats.id_columns},
+                    f"({how}, {frac:.1%} of {later.name})",
+            examples=[{**later.item(a), "duplicate_of": earlier.item(b)}
+                      for a, b, _, _ in examples.pairs()[: ctx.example_cap]],
+            details={"other_split": earlier.name, "compared": "content, label excluded"
+                     + (f"; or the exact text of {stats.text_column!r}" if text is not None else ""),
+                     "id_columns_excluded": stats.id_columns, "text_matches": by_text},
         )
 
 
@@ -414,17 +628,12 @@ def _has_text_hashes(split: SplitStats) -> bool:
 def _near_in_groups(stats: DatasetStats, split: SplitStats) -> tuple[np.ndarray, np.ndarray]:
     """Items whose normalised text equals an earlier item's while the raw text differs.
 
-    Vectorised: returns ``(item, first item of its group)`` index arrays.
+    Returns ``(item, first item of its group)`` index arrays, ordered by item.
     """
-    hashes = split.hashes
-    rep = repeated_in(stats, split, "norm")
-    order, starts, sizes = group(hashes.take("norm", rep), rep, hashes)
-    if len(starts) == 0:
+    at = _position(stats, split)
+    if at is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    member = np.repeat(np.arange(len(starts)), sizes)
-    firsts = order[starts[member]]
-    differs = (hashes.take("raw", order) != hashes.take("raw", firsts)) & (order != firsts)
-    return hashes.index_at(order[differs]), hashes.index_at(firsts[differs])
+    return key_answers(stats, "norm").near_items(at)
 
 
 def _near_text_across(stats: DatasetStats, ref: SplitStats, other: SplitStats) -> tuple[np.ndarray, np.ndarray]:
@@ -432,20 +641,10 @@ def _near_text_across(stats: DatasetStats, ref: SplitStats, other: SplitStats) -
 
     Returns ``(other item index, earliest ref item index with the same normalised text)``.
     """
-    if not _has_text_hashes(other):
+    e, at = _position(stats, ref), _position(stats, other)
+    if not _has_text_hashes(other) or e is None or at is None or e >= at:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pos, where = matches_in(stats, ref, other, "norm")
-    if len(pos) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    norm, raw = other.hashes.take("norm", pos), other.hashes.take("raw", pos)
-    # exact copies (same normalised and same raw text as some ref item) are split_overlap's, not near copies
-    ref_pos = shared_with_others(stats, ref, "norm")
-    pairs = pl.DataFrame({"n": ref.hashes.take("norm", ref_pos), "r": ref.hashes.take("raw", ref_pos),
-                          "x": True}).unique()
-    exact = (pl.DataFrame({"n": norm, "r": raw})
-             .join(pairs, on=["n", "r"], how="left", maintain_order="left")
-             .get_column("x").is_not_null().to_numpy())
-    return other.hashes.index_at(pos[~exact]), where[~exact]
+    return key_answers(stats, "norm").near_across_items(e, at)
 
 
 def _phash(split: SplitStats) -> tuple[np.ndarray, np.ndarray] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dataaudit.checks.duplicates import group, matches_in, repeated_in, shared_with_others
+from dataaudit.checks.duplicates import key_answers
 from dataaudit.checks.registry import CheckContext, ranked, register_check
 from dataaudit.checks.twosample import categorical_shift
 from dataaudit.profile.dataset import DatasetStats
@@ -376,77 +376,51 @@ def conflicting_labels(stats: DatasetStats, ctx: CheckContext) -> Iterator[Findi
         return  # a regression target: equal inputs with different measured values are noise, not conflicts
     p = ctx.params("conflicting_labels")
     ref = stats.reference
-    for split in stats.ordered:
-        h = split.hashes
-        if len(h) < 2 or not h.has("label"):
+    ans = key_answers(stats, "content", ctx.example_cap)
+    noun = "images" if stats.modality == "image" else "rows"
+    for j, split in enumerate(stats.ordered):
+        n_groups, involved = int(ans.conflict_groups[j]), int(ans.conflict_items[j])
+        if not n_groups or len(split.hashes) < 2:
             continue
-        rep = repeated_in(stats, split, "content")
-        order, starts, sizes = group(h.take("content", rep), rep, h)
-        label = dict(zip(order.tolist(), h.take("label", order).tolist()))
-        idx = dict(zip(order.tolist(), h.index_at(order).tolist()))
         names = _label_names(split)
-        examples: list[dict[str, Any]] = []
-        involved = 0
-        n_groups = 0
-        mixed = np.zeros(len(starts), dtype=bool)
-        if len(starts):
-            lab = h.take("label", order)
-            mixed = np.minimum.reduceat(lab, starts) != np.maximum.reduceat(lab, starts)
-        for s, n in zip(starts[mixed], sizes[mixed]):
-            members = order[s: s + n]
-            n_groups += 1
-            involved += int(n)
-            first = members[0]
-            for m in members[1:]:
-                if label[int(m)] != label[int(first)] and len(examples) < ctx.example_cap:
-                    ex = {**split.item(idx[int(m)]), "duplicate_of": split.item(idx[int(first)])}
-                    a, b = names.get(label[int(m)]), names.get(label[int(first)])
-                    if a is not None and b is not None:
-                        ex["labels"] = [a, b]
-                    examples.append(ex)
-        if n_groups:
-            frac = involved / max(split.rows, 1)
-            yield Finding(
-                check="conflicting_labels",
-                severity=Severity.ERROR if frac >= p["error_fraction"] else Severity.WARNING,
-                split=split.name, column=stats.label_column, count=involved, fraction=frac,
-                message=f"{n_groups} group(s) of identical {'images' if split.kind == 'image' else 'rows'} in "
-                        f"{split.name} carry different labels ({involved} items)",
-                examples=examples, details={"groups": n_groups, "error_fraction": p["error_fraction"]},
-            )
+        frac = involved / max(split.rows, 1)
+        yield Finding(
+            check="conflicting_labels",
+            severity=Severity.ERROR if frac >= p["error_fraction"] else Severity.WARNING,
+            split=split.name, column=stats.label_column, count=involved, fraction=frac,
+            message=f"{n_groups} group(s) of identical {noun} in {split.name} carry different labels "
+                    f"({involved} items)",
+            examples=_conflict_examples(ans.conflict_examples[j].pairs()[: ctx.example_cap], split, split, names,
+                                        names),
+            details={"groups": n_groups, "error_fraction": p["error_fraction"]},
+        )
     if ref is None:
         return
-    for other in stats.others:
-        oh = other.hashes
-        if not len(oh) or not oh.has("label"):
-            continue
-        pos, where = matches_in(stats, ref, other, "content")
-        if not len(pos):
-            continue
-        # the label of the earliest ref item with the same content
-        sel = shared_with_others(stats, ref, "content")
-        label_of = dict(zip(ref.hashes.index_at(sel).tolist(), ref.hashes.take("label", sel).tolist()))
-        ref_label = np.array([label_of[int(w)] for w in where], dtype=np.uint32)
-        other_label = oh.take("label", pos).astype(np.uint32)
-        conflict = ref_label != other_label
-        count = int(conflict.sum())
+    r = stats.ordered.index(ref)
+    for j, other in enumerate(stats.ordered):
+        count = ans.cross_conflicts.get(j, 0) if j > r else 0
         if not count:
             continue
-        examples = []
-        names, ref_names = _label_names(other), _label_names(ref)
-        for i in np.flatnonzero(conflict)[: ctx.example_cap]:
-            ex = {**other.item(int(oh.index_at(pos[i:i + 1])[0])), "duplicate_of": ref.item(int(where[i]))}
-            a, b = names.get(int(other_label[i])), ref_names.get(int(ref_label[i]))
-            if a is not None and b is not None:
-                ex["labels"] = [a, b]
-            examples.append(ex)
         yield Finding(
             check="conflicting_labels", severity=Severity.WARNING, split=other.name, column=stats.label_column,
             count=count, fraction=count / max(other.rows, 1),
             message=f"{count} {other.name} items also occur in {ref.name} with a different label",
-            examples=examples, details={"other_split": ref.name},
+            examples=_conflict_examples(ans.cross_conflict_examples[j].pairs()[: ctx.example_cap], other, ref,
+                                        _label_names(other), _label_names(ref)),
+            details={"other_split": ref.name},
         )
 
+
+def _conflict_examples(pairs: list[tuple[int, int, int, int]], split: SplitStats, of: SplitStats,
+                       names: dict[int, str], of_names: dict[int, str]) -> list[dict[str, Any]]:
+    out = []
+    for item, first, label, first_label in pairs:
+        ex = {**split.item(item), "duplicate_of": of.item(first)}
+        a, b = names.get(label), of_names.get(first_label)
+        if a is not None and b is not None:
+            ex["labels"] = [a, b]
+        out.append(ex)
+    return out
 
 
 

@@ -21,6 +21,7 @@ needs a 1-in-4-billion collision inside one group of equal rows).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 def hash_scheme() -> str:
     import polars as pl
 
-    return f"polars-{pl.__version__}-hash_rows-v2"  # v2: the free-text column enters as its own hash
+    return f"polars-{pl.__version__}-hash_rows-v3"  # v3: columns in name order (v2: the free-text column as its own hash)
 
 
 def fold32(h: np.ndarray) -> np.ndarray:
@@ -62,6 +63,25 @@ def _as_part(index: np.ndarray | range) -> Part:
     if int(arr[-1]) - start == n - 1 and (n < 2 or bool(np.all(np.diff(arr) == 1))):
         return (start, n)
     return arr
+
+
+def _by_part(sizes: list[int], pos: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(part, which of pos, positions within the part)`` for every part that ``pos`` touches.
+
+    Positions are grouped by part with one stable sort of their part numbers (a
+    radix sort for up to 65,536 parts), so the cost is linear in ``len(pos)``
+    whatever the number of parts.
+    """
+    starts = np.cumsum([0] + sizes)
+    which = np.searchsorted(starts, pos, side="right") - 1
+    if len(sizes) <= 65_536:
+        which = which.astype(np.uint16)
+    order = np.argsort(which, kind="stable")
+    counts = np.bincount(which, minlength=len(sizes))
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    for k in np.flatnonzero(counts).tolist():
+        sel = order[bounds[k]: bounds[k + 1]]
+        yield k, sel, pos[sel] - starts[k]
 
 
 @dataclass
@@ -242,25 +262,18 @@ class ItemHashes:
         out = np.empty(len(pos), dtype=dtype)
         if len(pos) == 0 or not parts:
             return out
-        starts = np.cumsum([0] + [len(p) for p in parts])
-        which = np.searchsorted(starts, pos, side="right") - 1
-        for k in np.unique(which):
-            sel = which == k
-            out[sel] = parts[int(k)][pos[sel] - starts[k]]
+        for k, sel, local in _by_part([len(p) for p in parts], pos):
+            out[sel] = parts[k][local]
         return out
 
     def _take_raw(self, pos: np.ndarray) -> np.ndarray:
         out = fold32(self.take("norm", pos))
         if not any(len(d) for d, _ in self._raw):
             return out
-        starts = np.cumsum([0] + [len(p) for p in self._norm])
-        which = np.searchsorted(starts, pos, side="right") - 1
-        for k in np.unique(which):
-            differs, values = self._raw[int(k)]
+        for k, sel, local in _by_part([len(p) for p in self._norm], pos):
+            differs, values = self._raw[k]
             if not len(differs):
                 continue
-            sel = np.flatnonzero(which == k)
-            local = pos[sel] - starts[k]
             at = np.clip(np.searchsorted(differs, local), 0, len(differs) - 1)
             hit = differs[at] == local
             out[sel[hit]] = values[at[hit]]
@@ -287,14 +300,19 @@ class ItemHashes:
             return np.zeros(len(pos), dtype=np.int64)
         if len(self._index) == 1 and isinstance(self._index[0], tuple):
             return pos + self._index[0][0]
-        sizes = np.array([p[1] if isinstance(p, tuple) else len(p) for p in self._index], dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        part = np.searchsorted(starts, pos, side="right") - 1
+        sizes = [p[1] if isinstance(p, tuple) else len(p) for p in self._index]
+        first = self._index[0]
+        if all(isinstance(p, tuple) for p in self._index) and isinstance(first, tuple):
+            at = first[0]
+            for p in self._index:  # rows numbered on from part to part: one offset for all
+                if p[0] != at:  # type: ignore[index]
+                    break
+                at += p[1]  # type: ignore[index]
+            else:
+                return pos + first[0]
         out = np.empty(len(pos), dtype=np.int64)
-        for k in np.unique(part):
-            sel = part == k
-            p = self._index[int(k)]
-            local = pos[sel] - starts[k]
+        for k, sel, local in _by_part(sizes, pos):
+            p = self._index[k]
             out[sel] = local + p[0] if isinstance(p, tuple) else p[local]
         return out
 

@@ -282,6 +282,7 @@ class TableSplitProfiler:
         self.id_columns = set(dataset.id_columns)
         self.exclude = set(dataset.exclude_columns)
         self.typed = frozenset(dataset.typed_columns)
+        self.shared = None if dataset.shared_columns is None else frozenset(dataset.shared_columns)
         self.sentinels = list(config.sentinels)
         numeric_sentinels = []
         for tok in config.sentinels:
@@ -301,12 +302,14 @@ class TableSplitProfiler:
         self._hash_names: dict[str, dict[int, str | None]] = {}
         """Per counted text column: the value behind each hash seen (value counts group by hash)."""
         self._shape_misses = 0
+        self._files: set[str] = set()
         """Batches in a row whose free text was not all in normal form (two, and the shape is no longer worth its scan)."""
 
     # -- public ----------------------------------------------------------------------
     def update(self, batch: Batch) -> None:
         s = self.stats
-        if batch.path and batch.path not in s.files:
+        if batch.path and batch.path not in self._files:  # a set: a list lookup per batch is quadratic in shards
+            self._files.add(batch.path)
             s.files.append(batch.path)
         if batch.columns is not None:
             s.file_columns[batch.path] = list(batch.columns)
@@ -730,7 +733,9 @@ class TableSplitProfiler:
 
     # -- hashes and labels ----------------------------------------------------------------
     def _hashes(self, df: pl.DataFrame) -> None:
-        features = [c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns]
+        # by name, not file order: a row hashes the same whatever order its file writes the columns in
+        features = sorted(c for c in df.columns if c not in (ROW, self.label) and c not in self.id_columns
+                          and (self.shared is None or c in self.shared))
         if not features:
             return
         label = None

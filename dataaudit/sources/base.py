@@ -135,6 +135,9 @@ class Dataset:
     """Columns that are not features at all (the split column)."""
     typed_columns: list[str] = field(default_factory=list)
     """Delimited-text columns read as numbers (content hashes treat their text form the same)."""
+    shared_columns: list[str] | None = None
+    """The columns every split has, when the splits' columns differ: content hashes read only these,
+    so a column of one split alone does not hide a row copied between splits. ``None``: all."""
     detected: dict[str, Any] = field(default_factory=dict)
     """What was guessed: layout, format, delimiter, encoding, label, modality..."""
     notes: list[str] = field(default_factory=list)

@@ -21,6 +21,7 @@ import polars as pl
 
 from dataaudit.errors import SourceError, UsageError
 from dataaudit.sources.base import ROW, Batch, Dataset, FileProblem, RecordProblem, SplitInfo, canonical_split, split_order
+from dataaudit.sources.coalesce import coalesce
 from dataaudit.sources.delimited import CHUNK_BYTES, DelimitedReader, Dialect, head_schema, looks_binary, open_binary, sniff
 from dataaudit.sources.localfs import entry_problem
 
@@ -40,6 +41,8 @@ TEXT_CANDIDATES = ("text", "sentence", "content", "review")
 ID_PATTERN = re.compile(r"(?i:^(id|idx|index|uuid|guid|key|row_?id|unnamed: ?\d+|column_1|)$|[_\-. ]id$)|[a-z0-9](Id|ID)$")
 """Id-like column names: ``id``, ``user_id``, ``user-id``, ``userId``, ``userID``; not ``malic_acid``, ``paid``, ``VALID``."""
 BATCH_ROWS = 250_000
+SHARDS_PROBED = 64
+"""Column types are inferred from the heads of at most this many delimited files (spread over the list)."""
 
 
 def table_format(path: Path) -> tuple[str, str] | None:
@@ -456,6 +459,9 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
     modality = cfg.modality or ("text" if text_col else "table")
     if modality not in ("table", "text"):
         raise UsageError(f"--modality {modality}: this source holds tables (use table or text)")
+    shared_columns = sorted(set.intersection(*(set(c) for c in readable))) if len(readable) > 1 else None
+    if shared_columns is not None and len(shared_columns) == len(every):
+        shared_columns = None
     excluded = {c for c in (label, text_col, split_column) if c}
     id_columns = sorted(c for c in every if c not in excluded and ID_PATTERN.search(c.strip()))
     formats = sorted({tf.format for tf in all_files})
@@ -482,8 +488,8 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
             yield from read_split_column(files["*"][0], split_column, wanted)
             return
         for split in sorted(files, key=split_order):
-            if wanted is None or split in wanted:
-                yield from read_split_files(split, files[split])
+            if wanted is None or split in wanted:  # many small shards: profiled in batches of many rows
+                yield from coalesce(read_split_files(split, files[split]))
 
     if split_column is not None:
         splits = {}  # found while reading
@@ -496,6 +502,7 @@ def detect_tables(path: Path, cfg: Config, wanted: set[str] | None = None) -> Da
         source=str(path), root=root, modality=modality, splits=splits, label_column=label, read=read,
         text_column=text_col, id_columns=id_columns, exclude_columns=[split_column] if split_column else [],
         typed_columns=typed,
+        shared_columns=shared_columns,
         detected=detected, notes=notes, total_bytes=total,
     )
 
@@ -512,8 +519,13 @@ def unify_schema(files: list[TableFile]) -> list[str]:
     readable = [tf for tf in files if tf.dialect is not None and tf.problem is None]
     # polars releases the GIL while inferring: the files' heads are read side by side
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(readable)))) as pool:
-        inferred = list(pool.map(lambda tf: head_schema(tf.path, tf.dialect), readable))
-    heads = list(zip(readable, inferred))
+        # Many shards: the heads of some of them, spread over the list (the types only guide the
+        # parse: a chunk that does not fit them is read as text, and hashes the same either way),
+        # so that inferring the schema does not parse thousands of small shards before reading them.
+        probed = readable if len(readable) <= SHARDS_PROBED else [
+            readable[round(i * (len(readable) - 1) / (SHARDS_PROBED - 1))] for i in range(SHARDS_PROBED)]
+        inferred = list(pool.map(lambda tf: head_schema(tf.path, tf.dialect), probed))
+    heads = list(zip(probed, inferred))
     kinds: dict[str, set[pl.DataType]] = {}
     for _, schema in heads:
         for name, dtype in schema.items():
@@ -526,7 +538,7 @@ def unify_schema(files: list[TableFile]) -> list[str]:
             unified[name] = pl.Float64()
         else:
             unified[name] = pl.Int64()
-    for tf, _ in heads:
+    for tf in readable:
         tf.schema = {name: unified.get(name, pl.String()) for name in tf.columns}
     return sorted(n for n, dt in unified.items() if dt != pl.String)
 
