@@ -388,7 +388,7 @@ def test_a_timeout_that_is_no_positive_finite_number_is_a_usage_error(value: Any
     from dataaudit.config import build_config
     from dataaudit.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"timeout \(--timeout\) must be a positive number of seconds"):
+    with pytest.raises(UsageError, match=r"timeout must be a positive number of seconds"):
         build_config(None, None, timeout=value)
     assert build_config(None, None, timeout=2.5).timeout == 2.5
 
@@ -403,7 +403,7 @@ def test_the_timeout_can_come_from_the_configuration_file(tmp_path: Path) -> Non
     bad.write_text('[tool.dataaudit]\ntimeout = "soon"\n')
 
     assert build_config(None, str(good)).timeout == 90
-    with pytest.raises(UsageError, match=r"timeout \(--timeout\) must be a positive number of seconds, got 'soon'"):
+    with pytest.raises(UsageError, match=r"bad\.toml: timeout must be a positive number of seconds, got 'soon'"):
         build_config(None, str(bad))
 
 

@@ -95,14 +95,14 @@ def test_stored_token_and_logout_in_process(monkeypatch: pytest.MonkeyPatch, tmp
     # process; the store itself is a file, written here as huggingface_hub writes it.
     home = tmp_path / "hf"
     point_libraries_at(monkeypatch, "http://127.0.0.1:9", home)
-    assert auth.logout() is False and auth.stored_token() is None  # nothing stored yet
+    assert auth.logout() is False and auth.resolve_token() is None  # nothing stored yet
     assert auth.resolve() == auth.ResolvedToken(None, None)
     home.mkdir(parents=True, exist_ok=True)
     (home / "token").write_text(f"  {ALICE}\n")
-    assert auth.stored_token() == ALICE
+    assert auth.resolve_token() == ALICE
     assert auth.resolve() == auth.ResolvedToken(ALICE, "stored")
     assert auth.logout() is True
-    assert not (home / "token").exists() and auth.stored_token() is None
+    assert not (home / "token").exists() and auth.resolve_token() is None
     assert auth.logout() is False
 
 
