@@ -40,7 +40,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -103,26 +102,12 @@ def write_baseline(report: Report, path: str | Path) -> None:
 
 
 def write_text_atomic(target: Path, text: str, what: str = "file") -> None:
-    """Write ``text`` to ``target`` through a temporary file and ``os.replace``.
+    """Write ``text`` to ``target`` as ``--output`` writes a report (:func:`dataaudit.report.output.write_report`):
+    a regular file or a new name is replaced atomically with the usual permissions (0666 less the
+    umask; baselines and suites are committed and shared), a link or a FIFO is written through."""
+    from dataaudit.report.output import write_report
 
-    The file gets the usual permissions (0666 less the umask), not the 0600 of a
-    temporary file: baselines and suites are committed and shared.
-    """
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UsageError(f"cannot write {what} {target}: {exc.strerror or exc}") from None
+    write_report(target, text, what=what)
 
 
 def read_baseline(path: str | Path) -> list[dict[str, Any]]:
