@@ -473,15 +473,16 @@ def _image_pairs(
     """Verified perceptual near copies: ``(pairs, figures, candidates)``.
 
     ``earlier`` ``None`` compares ``later`` with itself. ``pairs`` holds rows
-    ``(item of later, item of the other split, Hamming distance)`` (int64) of the
-    candidates (pHashes within ``radius``, exact content copies left out) that the
-    thumbnails confirm (:func:`dataaudit.profile.thumbs.verify`); ``figures`` the
+    ``(item of later, item of the other split, pHash Hamming distance)`` (int64) of the
+    candidates (pHashes, or the thumbnails' crop keys, within ``radius``; exact
+    content copies left out) that the thumbnails confirm
+    (:func:`dataaudit.profile.thumbs.verify`); ``figures`` the
     matching rows ``(similarity, similarity needed)``; ``candidates`` how many
     pairs the hashes proposed. Stats without thumbnails (from an older profile)
     keep every candidate, with NaN figures.
     """
-    from dataaudit.profile.hamming import near_pairs
-    from dataaudit.profile.thumbs import verify
+    from dataaudit.profile.hamming import near_pairs, popcount64
+    from dataaudit.profile.thumbs import crop_key, verify
 
     empty = np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), 0
     lp = _phash(later)
@@ -489,15 +490,24 @@ def _image_pairs(
     if lp is None or ep is None:
         return empty
     other = later if earlier is None else earlier
+    lt, et = later.extra.get("thumb"), other.extra.get("thumb")
+    verifiable = lt is not None and et is not None and len(lt) == len(lp[0]) and len(et) == len(ep[0])
     found = near_pairs(lp[0], None if earlier is None else ep[0], radius)
+    if verifiable:
+        # the crop key proposes cropped copies whose pHashes moved too far; the thumbnails decide
+        lk = crop_key(np.asarray(lt))
+        more = near_pairs(lk, None if earlier is None else crop_key(np.asarray(et)), radius)
+        if len(more):
+            found = np.unique(np.concatenate([found, more])[:, :2], axis=0)
+            found = np.concatenate([found, popcount64(lp[0][found[:, 0]] ^ ep[0][found[:, 1]])[:, None]
+                                    .astype(np.int64)], axis=1)
     if len(found) == 0:
         return empty
     a, b = lp[1][found[:, 0]], ep[1][found[:, 1]]
     keep = np.flatnonzero(_content_of(later, a) != _content_of(other, b))
     found, a, b = found[keep], a[keep], b[keep]
     candidates = len(found)
-    lt, et = later.extra.get("thumb"), other.extra.get("thumb")
-    if lt is None or et is None or len(lt) != len(lp[0]) or len(et) != len(ep[0]):
+    if not verifiable or lt is None or et is None:
         figures = np.full((len(found), 2), np.nan)
         return np.stack([a, b, found[:, 2]], axis=1), figures, candidates
     similarity, needed = verify(lt, et, found[:, 0], found[:, 1])
@@ -516,7 +526,8 @@ def _figures_of(ex: dict[str, Any], dist: int | None, sim: float, need: float) -
     return ex
 
 
-_VERIFIED = ("perceptual hash within Hamming distance {r}, confirmed by the correlation of 16x16 "
+_VERIFIED = ("perceptual hash (of the image, or of its thumbnail's centre for crops) within Hamming distance "
+             "{r}, confirmed by the correlation of 16x16 "
              "thumbnails (the correlation needed grows with how little detail the images hold)")
 
 

@@ -55,6 +55,14 @@ ALIGN_TOP = 3
 """Margins tried per axis when aligning a slight crop (the best by the axis' profile)."""
 _MARGINS = (0.0, 1 / 64, 2 / 64, 3 / 64, 4 / 64)
 """Margins (fractions of a side) a slight crop may take off each end of an axis."""
+SMOOTH = 0.3
+"""Weight of each neighbour in the ``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` smoothing of the second,
+smoothed comparison (per axis)."""
+SMOOTH_RESIDUAL = 0.8
+"""The smoothed comparison allows this fraction of the residual its smoothed thumbnails' detail
+would allow: stricter, so that distinct low-detail images do not pass it."""
+KEY_TRIM = 1
+"""Thumbnail pixels left out on each side for the crop key (:func:`crop_key`)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,6 +83,58 @@ def _crop_warps() -> np.ndarray:
                     m[i, min(f + 1, SIDE - 1)] += t
             warps.append(m)
     return np.stack(warps)
+
+
+@functools.lru_cache(maxsize=1)
+def _smoother() -> np.ndarray:
+    """``(SIDE, SIDE)``: the ``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` filter along one axis (edges repeated)."""
+    k = np.zeros((SIDE, SIDE))
+    for i in range(SIDE):
+        k[i, i] = 1.0 - 2.0 * SMOOTH
+        k[i, max(i - 1, 0)] += SMOOTH
+        k[i, min(i + 1, SIDE - 1)] += SMOOTH
+    return k
+
+
+@functools.lru_cache(maxsize=1)
+def _smoothed_warps() -> np.ndarray:
+    """:func:`_crop_warps` followed by :func:`_smoother`: ``K W a W' K'`` is the smoothed warp."""
+    out: np.ndarray = np.einsum("ij,kjl->kil", _smoother(), _crop_warps())
+    return out
+
+
+def _smooth(t: np.ndarray) -> np.ndarray:
+    """``(n, SIDE, SIDE)`` thumbnails, each smoothed along both axes."""
+    k = _smoother().astype(t.dtype)
+    out: np.ndarray = k @ t @ k.T
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _key_dct() -> np.ndarray:
+    """``(8, SIDE - 2 KEY_TRIM)``: the 8 lowest DCT-II rows over the trimmed thumbnail side."""
+    n = SIDE - 2 * KEY_TRIM
+    return np.cos(np.pi * (np.arange(n)[None, :] + 0.5) * np.arange(8)[:, None] / n)
+
+
+def crop_key(thumbs: np.ndarray) -> np.ndarray:
+    """A second 64-bit candidate key per ``(n, SIDE * SIDE)`` uint8 thumbnail, for cropped copies.
+
+    The pHash of the thumbnail less :data:`KEY_TRIM` pixels on each side (its 8x8
+    lowest DCT frequencies, each against their median): a copy cropped by a few
+    percent moves bits of the whole-image pHash that this one keeps, and the other
+    way round, so the two searches together propose more cropped copies than
+    either (measured in ``benchmarks/bench_near_copies.py``). Computed from the
+    thumbnails the statistics already hold: nothing more to store or merge.
+    """
+    t = np.asarray(thumbs, dtype=np.float64).reshape(-1, SIDE, SIDE)
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    c = t[:, KEY_TRIM:SIDE - KEY_TRIM, KEY_TRIM:SIDE - KEY_TRIM]
+    d = _key_dct()
+    low = (d @ c @ d.T).reshape(len(t), 64)
+    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
+    return np.packbits(low > med[:, None], axis=1).view(">u8").ravel().astype(np.uint64)
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -100,16 +160,17 @@ def detail(t: np.ndarray) -> np.ndarray:
     return out
 
 
-def _aligned(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _aligned(a: np.ndarray, b: np.ndarray, smoothed: bool = False) -> np.ndarray:
     """Correlation of ``b`` with ``a`` warped onto it as if ``b`` were a slight crop of ``a``.
 
     The crop's margins are searched per axis: the :data:`ALIGN_TOP` margins whose
     warped row (column) profile of ``a`` correlates best with ``b``'s, then every
     combination of those for rows and columns on the whole thumbnail (a few warps
-    per pair, not one per combination of all margins).
+    per pair, not one per combination of all margins). ``smoothed``: each warp is
+    followed by :func:`_smoother` (``b`` is then expected smoothed too).
     """
     n = len(a)
-    warps = _crop_warps().astype(a.dtype)
+    warps = (_smoothed_warps() if smoothed else _crop_warps()).astype(a.dtype)
     bank = warps.reshape(-1, SIDE)  # every warp's rows, stacked: one matrix product per axis
     picks = []
     for axis in (2, 1):  # rows' profile (mean over columns), then columns' profile
@@ -162,6 +223,8 @@ def verify(
     ub, inv_b = np.unique(ib, return_inverse=True)
     ta, tb = np.asarray(thumbs_a)[ua].astype(np.float32), np.asarray(thumbs_b)[ub].astype(np.float32)
     det_a, det_b = detail(ta), detail(tb)
+    sa, sb = _smooth(ta.reshape(-1, SIDE, SIDE)), _smooth(tb.reshape(-1, SIDE, SIDE))
+    sdet_a, sdet_b = detail(sa), detail(sb)
     std_a, std_b = ta.std(axis=1), tb.std(axis=1)
     mean_a, mean_b = ta.mean(axis=1), tb.mean(axis=1)
     for start in range(0, n, BLOCK_PAIRS):
@@ -176,6 +239,20 @@ def verify(
         if len(todo):
             xs, ys = x[todo].reshape(-1, SIDE, SIDE), y[todo].reshape(-1, SIDE, SIDE)
             sim[todo] = np.maximum(sim[todo], np.maximum(_aligned(xs, ys), _aligned(ys, xs)))
+        # A warped 16x16 thumbnail is blurred by its interpolation, its copy is not: on a
+        # detailed image that alone costs a cropped copy the correlation it needs. Both
+        # smoothed, the blur matters less; the bar is set by the smoothed thumbnails' own
+        # (lower) detail, a little stricter.
+        todo = np.flatnonzero((sim < need) & ~flat)
+        if len(todo):
+            ka2, kb2 = ka[todo], kb[todo]
+            xs, ys = x[todo].reshape(-1, SIDE, SIDE), y[todo].reshape(-1, SIDE, SIDE)
+            xs2, ys2 = sa[ka2], sb[kb2]
+            sim2 = np.maximum(_corr(xs2.reshape(len(todo), -1), ys2.reshape(len(todo), -1)),
+                              np.maximum(_aligned(xs, ys2, smoothed=True), _aligned(ys, xs2, smoothed=True)))
+            need2 = 1.0 - SMOOTH_RESIDUAL * (1.0 - required(np.minimum(sdet_a[ka2], sdet_b[kb2])))
+            ok = sim2 >= need2
+            sim[todo[ok]], need[todo[ok]] = sim2[ok], need2[ok]
         if flat.any():
             close = flat_x & flat_y & (np.abs(mean_a[ka] - mean_b[kb]) <= FLAT_LEVELS)
             sim[flat] = np.where(close[flat], 1.0, 0.0)
