@@ -117,24 +117,56 @@ def _key_dct() -> np.ndarray:
     return np.cos(np.pi * (np.arange(n)[None, :] + 0.5) * np.arange(8)[:, None] / n)
 
 
+def _key_bits(t: np.ndarray) -> np.ndarray:
+    """The 64-bit key of each ``(n, SIDE, SIDE)`` thumbnail (see :func:`crop_key`)."""
+    c = t[:, KEY_TRIM:SIDE - KEY_TRIM, KEY_TRIM:SIDE - KEY_TRIM]
+    d = _key_dct()
+    low = (d @ c @ d.T).reshape(len(t), 64)
+    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
+    return np.packbits(low > med[:, None], axis=1).view(">u8").ravel().astype(np.uint64)
+
+
 def crop_key(thumbs: np.ndarray) -> np.ndarray:
     """A second 64-bit candidate key per ``(n, SIDE * SIDE)`` uint8 thumbnail, for cropped copies.
 
     The pHash of the thumbnail less :data:`KEY_TRIM` pixels on each side (its 8x8
     lowest DCT frequencies, each against their median): a copy cropped by a few
     percent moves bits of the whole-image pHash that this one keeps, and the other
-    way round, so the two searches together propose more cropped copies than
-    either (measured in ``benchmarks/bench_near_copies.py``). Computed from the
-    thumbnails the statistics already hold: nothing more to store or merge.
+    way round, so the searches together propose more cropped copies than either
+    (measured in ``benchmarks/bench_near_copies.py``). Computed from the thumbnails
+    the statistics already hold: nothing more to store or merge.
     """
     t = np.asarray(thumbs, dtype=np.float64).reshape(-1, SIDE, SIDE)
     if len(t) == 0:
         return np.zeros(0, dtype=np.uint64)
-    c = t[:, KEY_TRIM:SIDE - KEY_TRIM, KEY_TRIM:SIDE - KEY_TRIM]
-    d = _key_dct()
-    low = (d @ c @ d.T).reshape(len(t), 64)
-    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
-    return np.packbits(low > med[:, None], axis=1).view(">u8").ravel().astype(np.uint64)
+    return _key_bits(t)
+
+
+SHIFT_MARGIN = 4
+"""The shifted keys (:func:`shifted_keys`) see the image less this many 64ths of one side."""
+
+
+SHIFTS = 4
+"""Shifted keys per image (:func:`shifted_keys`)."""
+
+
+def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
+    """``(n, SHIFTS)`` uint64: :func:`crop_key` of each thumbnail as if :data:`SHIFT_MARGIN`
+    64ths of its left, right, top or bottom had been cropped off.
+
+    A copy cropped on one side is shifted as well as scaled, which moves both
+    hashes; the key of the original warped the same way stays close to the copy's.
+    """
+    t = np.asarray(thumbs, dtype=np.float64).reshape(-1, SIDE, SIDE)
+    out = np.zeros((len(t), SHIFTS), dtype=np.uint64)
+    if len(t) == 0:
+        return out
+    warps, k = _crop_warps(), len(_MARGINS)
+    m = _MARGINS.index(SHIFT_MARGIN / 64)
+    ident, lo, hi = warps[0], warps[m * k], warps[m]
+    for c, (rows, cols) in enumerate(((ident, lo), (ident, hi), (lo, ident), (hi, ident))):
+        out[:, c] = _key_bits(rows @ t @ cols.T)
+    return out
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
