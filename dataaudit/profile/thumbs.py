@@ -142,17 +142,15 @@ def crop_key(thumbs: np.ndarray) -> np.ndarray:
     return _key_bits(t)
 
 
-SHIFT_MARGIN = 4
-"""The shifted keys (:func:`shifted_keys`) see the image less this many 64ths of one side."""
-
-
-SHIFTS = 4
+SHIFT_MARGINS = (3, 4)
+"""The shifted keys (:func:`shifted_keys`) see the image less these many 64ths of one side."""
+SHIFTS = 4 * len(SHIFT_MARGINS)
 """Shifted keys per image (:func:`shifted_keys`)."""
 
 
 def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
-    """``(n, SHIFTS)`` uint64: :func:`crop_key` of each thumbnail as if :data:`SHIFT_MARGIN`
-    64ths of its left, right, top or bottom had been cropped off.
+    """``(n, SHIFTS)`` uint64: :func:`crop_key` of each thumbnail as if each of
+    :data:`SHIFT_MARGINS` (64ths) of its left, right, top or bottom had been cropped off.
 
     A copy cropped on one side is shifted as well as scaled, which moves both
     hashes; the key of the original warped the same way stays close to the copy's.
@@ -162,10 +160,13 @@ def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
     if len(t) == 0:
         return out
     warps, k = _crop_warps(), len(_MARGINS)
-    m = _MARGINS.index(SHIFT_MARGIN / 64)
-    ident, lo, hi = warps[0], warps[m * k], warps[m]
-    for c, (rows, cols) in enumerate(((ident, lo), (ident, hi), (lo, ident), (hi, ident))):
-        out[:, c] = _key_bits(rows @ t @ cols.T)
+    ident, c = warps[0], 0
+    for margin in SHIFT_MARGINS:
+        m = _MARGINS.index(margin / 64)
+        lo, hi = warps[m * k], warps[m]
+        for rows, cols in ((ident, lo), (ident, hi), (lo, ident), (hi, ident)):
+            out[:, c] = _key_bits(rows @ t @ cols.T)
+            c += 1
     return out
 
 
