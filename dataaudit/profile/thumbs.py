@@ -112,16 +112,18 @@ def _smooth(t: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _key_dct() -> np.ndarray:
-    """``(8, SIDE - 2 KEY_TRIM)``: the 8 lowest DCT-II rows over the trimmed thumbnail side."""
+    """``(8, SIDE)``: the 8 lowest DCT-II rows over the trimmed thumbnail side, zero on the
+    :data:`KEY_TRIM` pixels left out at each end."""
     n = SIDE - 2 * KEY_TRIM
-    return np.cos(np.pi * (np.arange(n)[None, :] + 0.5) * np.arange(8)[:, None] / n)
+    out = np.zeros((8, SIDE))
+    out[:, KEY_TRIM:SIDE - KEY_TRIM] = np.cos(np.pi * (np.arange(n)[None, :] + 0.5) * np.arange(8)[:, None] / n)
+    return out
 
 
-def _key_bits(t: np.ndarray) -> np.ndarray:
-    """The 64-bit key of each ``(n, SIDE, SIDE)`` thumbnail (see :func:`crop_key`)."""
-    c = t[:, KEY_TRIM:SIDE - KEY_TRIM, KEY_TRIM:SIDE - KEY_TRIM]
-    d = _key_dct()
-    low = (d @ c @ d.T).reshape(len(t), 64)
+def _key_bits(t: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The 64-bit key of each ``(n, SIDE, SIDE)`` thumbnail from its ``rows @ t @ cols.T``
+    (8x8) low frequencies, each against their median (see :func:`crop_key`)."""
+    low = (rows.astype(t.dtype) @ t @ cols.T.astype(t.dtype)).reshape(len(t), 64)
     med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
     return np.packbits(low > med[:, None], axis=1).view(">u8").ravel().astype(np.uint64)
 
@@ -136,16 +138,30 @@ def crop_key(thumbs: np.ndarray) -> np.ndarray:
     (measured in ``benchmarks/bench_near_copies.py``). Computed from the thumbnails
     the statistics already hold: nothing more to store or merge.
     """
-    t = np.asarray(thumbs, dtype=np.float64).reshape(-1, SIDE, SIDE)
+    t = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIDE, SIDE)
     if len(t) == 0:
         return np.zeros(0, dtype=np.uint64)
-    return _key_bits(t)
+    d = _key_dct()
+    return _key_bits(t, d, d)
 
 
 SHIFT_MARGINS = (3, 4)
 """The shifted keys (:func:`shifted_keys`) see the image less these many 64ths of one side."""
 SHIFTS = 4 * len(SHIFT_MARGINS)
 """Shifted keys per image (:func:`shifted_keys`)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _shifted_dcts() -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(rows, cols)`` (8, SIDE) each: the key's DCT composed with each shift's warp."""
+    warps, k, d = _crop_warps(), len(_MARGINS), _key_dct()
+    ident = d @ warps[0]
+    out = []
+    for margin in SHIFT_MARGINS:
+        m = _MARGINS.index(margin / 64)
+        lo, hi = d @ warps[m * k], d @ warps[m]
+        out += [(ident, lo), (ident, hi), (lo, ident), (hi, ident)]
+    return out
 
 
 def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
@@ -155,18 +171,10 @@ def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
     A copy cropped on one side is shifted as well as scaled, which moves both
     hashes; the key of the original warped the same way stays close to the copy's.
     """
-    t = np.asarray(thumbs, dtype=np.float64).reshape(-1, SIDE, SIDE)
+    t = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIDE, SIDE)
     out = np.zeros((len(t), SHIFTS), dtype=np.uint64)
-    if len(t) == 0:
-        return out
-    warps, k = _crop_warps(), len(_MARGINS)
-    ident, c = warps[0], 0
-    for margin in SHIFT_MARGINS:
-        m = _MARGINS.index(margin / 64)
-        lo, hi = warps[m * k], warps[m]
-        for rows, cols in ((ident, lo), (ident, hi), (lo, ident), (hi, ident)):
-            out[:, c] = _key_bits(rows @ t @ cols.T)
-            c += 1
+    for c, (rows, cols) in enumerate(_shifted_dcts() if len(t) else []):
+        out[:, c] = _key_bits(t, rows, cols)
     return out
 
 
