@@ -23,6 +23,15 @@ image at 256 bytes) decide:
   would need, while re-encoded, resized, brightened and 1-2 px cropped copies
   pass; a detailed photograph (detail ~0.5) needs about 0.91.
 
+A pair that falls short gets a second comparison with both thumbnails smoothed by
+``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` along each axis (a warped 16 px thumbnail is
+blurred by its interpolation, its copy is not, which alone costs a cropped detailed
+image the correlation it needs), against a stricter bar: :data:`SMOOTH_RESIDUAL` of
+the residual the smoothed thumbnails' own (lower) detail would allow.
+
+Crops move the pHash: :func:`crop_key` and :func:`shifted_keys` give the checks
+more candidate keys, computed from the thumbnails alone.
+
 Thumbnails flat to within :data:`FLAT_STD` grey levels have no correlation to
 measure: two such images are near copies when their mean grey levels are within
 :data:`FLAT_LEVELS`.
