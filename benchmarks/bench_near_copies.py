@@ -21,7 +21,8 @@ source as ``duplicate_of``. Printed per set and transformation:
 * ``hash``: the fraction of planted pairs whose pHashes are within the Hamming
   radius (what the hash search can propose at all);
 * ``recall``: the fraction the scan reports (hash candidates the thumbnails
-  confirm);
+  confirm; it can pass ``hash``: the thumbnails' crop keys propose cropped
+  copies the pHash does not);
 * ``precision``: reported items that are planted copies, over all items the
   scan reports under ``near_split_overlap`` and ``near_duplicates``;
 * the ``clean`` row: the random split with nothing planted, and the most severe

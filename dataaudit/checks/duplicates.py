@@ -666,20 +666,59 @@ def _content_of(split: SplitStats, items: np.ndarray) -> np.ndarray:
     return np.where(sorted_idx[pos] == items, content[order][pos], np.uint64(0))
 
 
+def _crop_candidates(later: np.ndarray, earlier: np.ndarray | None, radius: int) -> np.ndarray:
+    """Pairs ``(position in later, position in earlier, 0)`` the thumbnails' crop keys propose.
+
+    The crop keys within ``radius``, and each image's :func:`shifted_keys` within
+    ``radius - SHIFT_RADIUS_LESS`` of the other image's crop key, both ways
+    (``earlier`` ``None``: ``later`` with itself, rows with the second position
+    the smaller).
+    """
+    from dataaudit.profile.hamming import near_pairs
+    from dataaudit.profile.thumbs import SHIFTS, crop_key, shifted_keys
+
+    lk, ls = crop_key(later), shifted_keys(later)
+    near = max(radius - SHIFT_RADIUS_LESS, 0)
+    n = len(lk)
+    if earlier is None:
+        plain = near_pairs(lk, None, radius)
+        q = near_pairs(ls.ravel(), lk, near)
+        i, j = q[:, 0] // SHIFTS, q[:, 1]
+        keep = i != j
+        i, j = i[keep], j[keep]
+        shifted = np.stack([np.maximum(i, j), np.minimum(i, j), np.zeros(len(i), dtype=np.int64)], axis=1)
+        return np.concatenate([plain, shifted])
+    ek, es = crop_key(earlier), shifted_keys(earlier)
+    plain = near_pairs(lk, ek, radius)
+    q1 = near_pairs(ls.ravel(), ek, near)
+    q2 = near_pairs(es.ravel(), lk, near)
+    zeros = np.zeros(len(q1) + len(q2), dtype=np.int64)
+    i = np.concatenate([q1[:, 0] // SHIFTS, q2[:, 1]])
+    j = np.concatenate([q1[:, 1], q2[:, 0] // SHIFTS])
+    return np.concatenate([plain, np.stack([i, j, zeros], axis=1)])
+
+
+SHIFT_RADIUS_LESS = 3
+"""The shifted keys are searched within a radius this much smaller than the checks' (8 -> 5):
+several per image, they would otherwise propose several times the pairs; measured in
+``benchmarks/bench_near_copies.py``, 5 keeps 95-100% of the one-side crops there."""
+
+
 def _image_pairs(
     later: SplitStats, earlier: SplitStats | None, radius: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Verified perceptual near copies: ``(pairs, figures, candidates)``.
 
     ``earlier`` ``None`` compares ``later`` with itself. ``pairs`` holds rows
-    ``(item of later, item of the other split, Hamming distance)`` (int64) of the
-    candidates (pHashes within ``radius``, exact content copies left out) that the
-    thumbnails confirm (:func:`dataaudit.profile.thumbs.verify`); ``figures`` the
+    ``(item of later, item of the other split, pHash Hamming distance)`` (int64) of the
+    candidates (pHashes, or the thumbnails' crop keys, within ``radius``; exact
+    content copies left out) that the thumbnails confirm
+    (:func:`dataaudit.profile.thumbs.verify`); ``figures`` the
     matching rows ``(similarity, similarity needed)``; ``candidates`` how many
     pairs the hashes proposed. Stats without thumbnails (from an older profile)
     keep every candidate, with NaN figures.
     """
-    from dataaudit.profile.hamming import near_pairs
+    from dataaudit.profile.hamming import near_pairs, popcount64
     from dataaudit.profile.thumbs import verify
 
     empty = np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), 0
@@ -688,15 +727,23 @@ def _image_pairs(
     if lp is None or ep is None:
         return empty
     other = later if earlier is None else earlier
+    lt, et = later.extra.get("thumb"), other.extra.get("thumb")
+    verifiable = lt is not None and et is not None and len(lt) == len(lp[0]) and len(et) == len(ep[0])
     found = near_pairs(lp[0], None if earlier is None else ep[0], radius)
+    if verifiable and lt is not None and et is not None:
+        found = np.concatenate([found, _crop_candidates(np.asarray(lt), None if earlier is None else np.asarray(et),
+                                                        radius)])
+        if len(found):
+            found = np.unique(found[:, :2], axis=0)
+            dist = popcount64(lp[0][found[:, 0]] ^ ep[0][found[:, 1]]).astype(np.int64)
+            found = np.concatenate([found, dist[:, None]], axis=1)
     if len(found) == 0:
         return empty
     a, b = lp[1][found[:, 0]], ep[1][found[:, 1]]
     keep = np.flatnonzero(_content_of(later, a) != _content_of(other, b))
     found, a, b = found[keep], a[keep], b[keep]
     candidates = len(found)
-    lt, et = later.extra.get("thumb"), other.extra.get("thumb")
-    if lt is None or et is None or len(lt) != len(lp[0]) or len(et) != len(ep[0]):
+    if not verifiable or lt is None or et is None:
         figures = np.full((len(found), 2), np.nan)
         return np.stack([a, b, found[:, 2]], axis=1), figures, candidates
     similarity, needed = verify(lt, et, found[:, 0], found[:, 1])
@@ -715,7 +762,8 @@ def _figures_of(ex: dict[str, Any], dist: int | None, sim: float, need: float) -
     return ex
 
 
-_VERIFIED = ("perceptual hash within Hamming distance {r}, confirmed by the correlation of 16x16 "
+_VERIFIED = ("perceptual hash (of the image, or of its thumbnail's centre for crops) within Hamming distance "
+             "{r}, confirmed by the correlation of 16x16 "
              "thumbnails (the correlation needed grows with how little detail the images hold)")
 
 

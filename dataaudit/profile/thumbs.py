@@ -23,6 +23,15 @@ image at 256 bytes) decide:
   would need, while re-encoded, resized, brightened and 1-2 px cropped copies
   pass; a detailed photograph (detail ~0.5) needs about 0.91.
 
+A pair that falls short gets a second comparison with both thumbnails smoothed by
+``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` along each axis (a warped 16 px thumbnail is
+blurred by its interpolation, its copy is not, which alone costs a cropped detailed
+image the correlation it needs), against a stricter bar: :data:`SMOOTH_RESIDUAL` of
+the residual the smoothed thumbnails' own (lower) detail would allow.
+
+Crops move the pHash: :func:`crop_key` and :func:`shifted_keys` give the checks
+more candidate keys, computed from the thumbnails alone.
+
 Thumbnails flat to within :data:`FLAT_STD` grey levels have no correlation to
 measure: two such images are near copies when their mean grey levels are within
 :data:`FLAT_LEVELS`.
@@ -55,6 +64,14 @@ ALIGN_TOP = 3
 """Margins tried per axis when aligning a slight crop (the best by the axis' profile)."""
 _MARGINS = (0.0, 1 / 64, 2 / 64, 3 / 64, 4 / 64)
 """Margins (fractions of a side) a slight crop may take off each end of an axis."""
+SMOOTH = 0.3
+"""Weight of each neighbour in the ``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` smoothing of the second,
+smoothed comparison (per axis)."""
+SMOOTH_RESIDUAL = 0.8
+"""The smoothed comparison allows this fraction of the residual its smoothed thumbnails' detail
+would allow: stricter, so that distinct low-detail images do not pass it."""
+KEY_TRIM = 1
+"""Thumbnail pixels left out on each side for the crop key (:func:`crop_key`)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,6 +92,99 @@ def _crop_warps() -> np.ndarray:
                     m[i, min(f + 1, SIDE - 1)] += t
             warps.append(m)
     return np.stack(warps)
+
+
+@functools.lru_cache(maxsize=1)
+def _smoother() -> np.ndarray:
+    """``(SIDE, SIDE)``: the ``[SMOOTH, 1 - 2 SMOOTH, SMOOTH]`` filter along one axis (edges repeated)."""
+    k = np.zeros((SIDE, SIDE))
+    for i in range(SIDE):
+        k[i, i] = 1.0 - 2.0 * SMOOTH
+        k[i, max(i - 1, 0)] += SMOOTH
+        k[i, min(i + 1, SIDE - 1)] += SMOOTH
+    return k
+
+
+@functools.lru_cache(maxsize=1)
+def _smoothed_warps() -> np.ndarray:
+    """:func:`_crop_warps` followed by :func:`_smoother`: ``K W a W' K'`` is the smoothed warp."""
+    out: np.ndarray = np.einsum("ij,kjl->kil", _smoother(), _crop_warps())
+    return out
+
+
+def _smooth(t: np.ndarray) -> np.ndarray:
+    """``(n, SIDE, SIDE)`` thumbnails, each smoothed along both axes."""
+    k = _smoother().astype(t.dtype)
+    out: np.ndarray = k @ t @ k.T
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _key_dct() -> np.ndarray:
+    """``(8, SIDE)``: the 8 lowest DCT-II rows over the trimmed thumbnail side, zero on the
+    :data:`KEY_TRIM` pixels left out at each end."""
+    n = SIDE - 2 * KEY_TRIM
+    out = np.zeros((8, SIDE))
+    out[:, KEY_TRIM:SIDE - KEY_TRIM] = np.cos(np.pi * (np.arange(n)[None, :] + 0.5) * np.arange(8)[:, None] / n)
+    return out
+
+
+def _key_bits(t: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The 64-bit key of each ``(n, SIDE, SIDE)`` thumbnail from its ``rows @ t @ cols.T``
+    (8x8) low frequencies, each against their median (see :func:`crop_key`)."""
+    low = (rows.astype(t.dtype) @ t @ cols.T.astype(t.dtype)).reshape(len(t), 64)
+    med = np.partition(low, (31, 32), axis=1)[:, 31:33].mean(axis=1)
+    return np.packbits(low > med[:, None], axis=1).view(">u8").ravel().astype(np.uint64)
+
+
+def crop_key(thumbs: np.ndarray) -> np.ndarray:
+    """A second 64-bit candidate key per ``(n, SIDE * SIDE)`` uint8 thumbnail, for cropped copies.
+
+    The pHash of the thumbnail less :data:`KEY_TRIM` pixels on each side (its 8x8
+    lowest DCT frequencies, each against their median): a copy cropped by a few
+    percent moves bits of the whole-image pHash that this one keeps, and the other
+    way round, so the searches together propose more cropped copies than either
+    (measured in ``benchmarks/bench_near_copies.py``). Computed from the thumbnails
+    the statistics already hold: nothing more to store or merge.
+    """
+    t = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIDE, SIDE)
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    d = _key_dct()
+    return _key_bits(t, d, d)
+
+
+SHIFT_MARGINS = (3, 4)
+"""The shifted keys (:func:`shifted_keys`) see the image less these many 64ths of one side."""
+SHIFTS = 4 * len(SHIFT_MARGINS)
+"""Shifted keys per image (:func:`shifted_keys`)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _shifted_dcts() -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(rows, cols)`` (8, SIDE) each: the key's DCT composed with each shift's warp."""
+    warps, k, d = _crop_warps(), len(_MARGINS), _key_dct()
+    ident = d @ warps[0]
+    out = []
+    for margin in SHIFT_MARGINS:
+        m = _MARGINS.index(margin / 64)
+        lo, hi = d @ warps[m * k], d @ warps[m]
+        out += [(ident, lo), (ident, hi), (lo, ident), (hi, ident)]
+    return out
+
+
+def shifted_keys(thumbs: np.ndarray) -> np.ndarray:
+    """``(n, SHIFTS)`` uint64: :func:`crop_key` of each thumbnail as if each of
+    :data:`SHIFT_MARGINS` (64ths) of its left, right, top or bottom had been cropped off.
+
+    A copy cropped on one side is shifted as well as scaled, which moves both
+    hashes; the key of the original warped the same way stays close to the copy's.
+    """
+    t = np.asarray(thumbs, dtype=np.float32).reshape(-1, SIDE, SIDE)
+    out = np.zeros((len(t), SHIFTS), dtype=np.uint64)
+    for c, (rows, cols) in enumerate(_shifted_dcts() if len(t) else []):
+        out[:, c] = _key_bits(t, rows, cols)
+    return out
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -100,16 +210,17 @@ def detail(t: np.ndarray) -> np.ndarray:
     return out
 
 
-def _aligned(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _aligned(a: np.ndarray, b: np.ndarray, smoothed: bool = False) -> np.ndarray:
     """Correlation of ``b`` with ``a`` warped onto it as if ``b`` were a slight crop of ``a``.
 
     The crop's margins are searched per axis: the :data:`ALIGN_TOP` margins whose
     warped row (column) profile of ``a`` correlates best with ``b``'s, then every
     combination of those for rows and columns on the whole thumbnail (a few warps
-    per pair, not one per combination of all margins).
+    per pair, not one per combination of all margins). ``smoothed``: each warp is
+    followed by :func:`_smoother` (``b`` is then expected smoothed too).
     """
     n = len(a)
-    warps = _crop_warps().astype(a.dtype)
+    warps = (_smoothed_warps() if smoothed else _crop_warps()).astype(a.dtype)
     bank = warps.reshape(-1, SIDE)  # every warp's rows, stacked: one matrix product per axis
     picks = []
     for axis in (2, 1):  # rows' profile (mean over columns), then columns' profile
@@ -162,6 +273,8 @@ def verify(
     ub, inv_b = np.unique(ib, return_inverse=True)
     ta, tb = np.asarray(thumbs_a)[ua].astype(np.float32), np.asarray(thumbs_b)[ub].astype(np.float32)
     det_a, det_b = detail(ta), detail(tb)
+    sa, sb = _smooth(ta.reshape(-1, SIDE, SIDE)), _smooth(tb.reshape(-1, SIDE, SIDE))
+    sdet_a, sdet_b = detail(sa), detail(sb)
     std_a, std_b = ta.std(axis=1), tb.std(axis=1)
     mean_a, mean_b = ta.mean(axis=1), tb.mean(axis=1)
     for start in range(0, n, BLOCK_PAIRS):
@@ -176,6 +289,20 @@ def verify(
         if len(todo):
             xs, ys = x[todo].reshape(-1, SIDE, SIDE), y[todo].reshape(-1, SIDE, SIDE)
             sim[todo] = np.maximum(sim[todo], np.maximum(_aligned(xs, ys), _aligned(ys, xs)))
+        # A warped 16x16 thumbnail is blurred by its interpolation, its copy is not: on a
+        # detailed image that alone costs a cropped copy the correlation it needs. Both
+        # smoothed, the blur matters less; the bar is set by the smoothed thumbnails' own
+        # (lower) detail, a little stricter.
+        todo = np.flatnonzero((sim < need) & ~flat)
+        if len(todo):
+            ka2, kb2 = ka[todo], kb[todo]
+            xs, ys = x[todo].reshape(-1, SIDE, SIDE), y[todo].reshape(-1, SIDE, SIDE)
+            xs2, ys2 = sa[ka2], sb[kb2]
+            sim2 = np.maximum(_corr(xs2.reshape(len(todo), -1), ys2.reshape(len(todo), -1)),
+                              np.maximum(_aligned(xs, ys2, smoothed=True), _aligned(ys, xs2, smoothed=True)))
+            need2 = 1.0 - SMOOTH_RESIDUAL * (1.0 - required(np.minimum(sdet_a[ka2], sdet_b[kb2])))
+            ok = sim2 >= need2
+            sim[todo[ok]], need[todo[ok]] = sim2[ok], need2[ok]
         if flat.any():
             close = flat_x & flat_y & (np.abs(mean_a[ka] - mean_b[kb]) <= FLAT_LEVELS)
             sim[flat] = np.where(close[flat], 1.0, 0.0)
