@@ -77,3 +77,12 @@ def test_broken_csvs_print_no_library_warning(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "Warning" not in proc.stderr and proc.stderr.strip() == "", proc.stderr
+
+
+def test_a_csv_polars_calls_malformed_prints_no_warning(tmp_path: Path) -> None:
+    (tmp_path / "test.csv").write_text('a,b\n1,2\n3\n4,"5\n')
+    (tmp_path / "val.csv").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-W", "always", "-m", "dataaudit", "scan", str(tmp_path), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr == "", proc.stderr
