@@ -14,14 +14,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import polars as pl
 from hypothesis import HealthCheck, example, given, settings
@@ -29,9 +26,9 @@ from hypothesis import strategies as st
 
 import dataaudit
 from dataaudit.errors import DataauditError
-from dataaudit.sources import delimited
 from dataaudit.sources.base import ROW, RecordProblem
 from dataaudit.sources.delimited import DelimitedReader, sniff
+from test_delimited import small_windows
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
@@ -46,15 +43,7 @@ HOSTILE = st.one_of(st.binary(max_size=400), FRAGMENTS,
                     st.tuples(st.sampled_from([b"a,b,c\n", b'"a","b"\n', b"x\ty\n"]), FRAGMENTS).map(b"".join))
 
 
-@contextlib.contextmanager
-def windows(size: int | None) -> Iterator[None]:
-    """Shrink the reader's analysis windows so that window edges fall everywhere too."""
-    if size is None:
-        yield
-        return
-    with mock.patch.object(delimited, "WINDOW_BYTES", size), \
-            mock.patch.object(delimited, "RESTART_WINDOW_BYTES", max(1, size // 2)):
-        yield
+windows = small_windows  # the reader tests' helper: window edges fall everywhere too
 
 
 def read(path: Path, chunk: int, typed: bool = False, delimiter: str | None = None,
